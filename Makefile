@@ -1,0 +1,37 @@
+# bondlab: `make demo` and `make test` work on a fresh machine (they create .venv when it is missing).
+# Elsewhere, override the torch pin: `make test TORCH_SPEC='torch>=2.3'` (the pin takes a CPU wheel here).
+PYTHON      ?= python3
+VENV        ?= .venv
+TORCH_VERSION ?= 2.13.0
+TORCH_SPEC  ?= torch==$(TORCH_VERSION)
+BIN         := $(VENV)/bin
+STAMP       := $(VENV)/.bondlab-installed
+PYTEST_ARGS ?=
+
+.PHONY: install demo test lab bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q -e ".[dev,notebooks]"
+	touch $@
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/bondlab toy bon
+
+test: install
+	BONDLAB_SMOKE=1 MPLBACKEND=Agg $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lab: install
+	$(BIN)/jupyter lab notebooks/
+
+bench: install
+	$(BIN)/python benchmarks/bench_bon.py
+
+clean:
+	rm -rf runs build site .pytest_cache
