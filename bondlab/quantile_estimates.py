@@ -4,7 +4,8 @@ Sessa et al. 2024, Sec. 4.2: the backward-KL reward is log p_le(y), estimated pe
 fraction of k reference samples whose reward is <= r(y) (k = 16 for training, 32 for evaluation in the
 paper). The estimate is Binomial(k, p_le)/k, unbiased for p_le, but the Best-of-N target needs
 p_le^(N-1), and E[p_hat^(N-1)] != p_le^(N-1): for N-1 >> k it tends to P[all k samples <= r(y)] = p_le^k.
-A learned quantile model (paper App. B.1) lives in :mod:`bondlab.quantile_model`.
+A learned quantile model (paper App. B.1) lives in :mod:`bondlab.quantile_model`. (The module is not called
+``quantiles``: that name is the public function ``bondlab.quantiles`` returning ``(p_lt, p_le)``.)
 
 p_hat_le = 0 cannot happen for an outcome that is itself among the samples; for other outcomes we clamp
 to ``clamp`` (default 1/(2k)), the usual continuity correction, so that log p_hat stays finite.
