@@ -1,0 +1,212 @@
+"""Training loops on toy spaces: BOND (forward / backward / Jeffreys), exact or sampled, and the REINFORCE baseline.
+
+Iterative BOND and J-BOND live in :mod:`bondlab.jbond`. Every loop returns ``(policy, history)`` where
+``history`` is plain data: a dict mapping each metric in :data:`METRICS` to a list over steps, all exact
+(computed on the whole space after each update):
+
+    fwd_kl    KL(pi_BoN || pi)      bwd_kl    KL(pi || pi_BoN)     jeffreys  J_beta(pi || pi_BoN)
+    kl_ref    KL(pi || pi_ref)      kl_anchor KL(pi || pi_anchor)   quantile  E_pi[p_le(y)] under pi_ref
+    reward    E_pi[r]               entropy   H(pi)
+
+pi_BoN is the run's target: Best-of-N(pi_ref) for plain BOND, Best-of-n(current anchor) for iterative
+runs, and the RLHF optimum pi_ref exp(r/beta_RL)/Z for REINFORCE.
+
+Gradients: ``gradient="exact"`` differentiates the expectation over the whole space
+(:mod:`bondlab.objectives` ``*_exact``); ``gradient="sampled"`` uses the paper's estimators on samples
+(the same loss functions the LM trainer calls).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from . import _validate as V
+from . import objectives as O
+from .bon import bon_probs, quantiles, sample_bon
+from .divergences import entropy, kl
+from .policies import FAMILIES, Policy, make_policy
+from .quantile_model import QuantileConfig, fit_quantile_model
+from .quantile_estimates import mc_p_le
+from .spaces import Space
+
+__all__ = ["METRICS", "OBJECTIVES", "BondConfig", "ReinforceConfig", "metrics", "new_history", "record",
+           "train_bond", "train_reinforce", "objective_beta"]
+
+METRICS = ("fwd_kl", "bwd_kl", "jeffreys", "kl_ref", "kl_anchor", "quantile", "reward", "entropy")
+OBJECTIVES = ("forward", "backward", "jeffreys")
+
+
+def _norm(p: np.ndarray) -> np.ndarray:
+    p = np.asarray(p, dtype=np.float64)
+    return p / p.sum()
+
+
+def metrics(policy_probs, target_probs, space: Space, anchor_probs=None, beta: float = 0.5) -> dict:
+    """The exact metrics of :data:`METRICS` for one policy, as floats."""
+    pi, tgt = _norm(policy_probs), _norm(target_probs)
+    anchor = space.ref_probs if anchor_probs is None else _norm(anchor_probs)
+    _, p_le = quantiles(space.ref_probs, space.rewards)
+    fwd, bwd = kl(tgt, pi), kl(pi, tgt)
+    return dict(fwd_kl=fwd, bwd_kl=bwd, jeffreys=(1 - beta) * fwd + beta * bwd, kl_ref=kl(pi, space.ref_probs),
+                kl_anchor=kl(pi, anchor), quantile=float(pi @ p_le), reward=float(pi @ space.rewards),
+                entropy=entropy(pi))
+
+
+def new_history() -> dict:
+    return {m: [] for m in METRICS}
+
+
+def record(history: dict, values: dict) -> None:
+    for m in METRICS:
+        history[m].append(float(values[m]))
+
+
+def objective_beta(objective: str, beta: float) -> float:
+    """The Jeffreys weight an objective uses: forward 0, backward 1, jeffreys ``beta``."""
+    if objective == "forward":
+        return 0.0
+    if objective == "backward":
+        return 1.0
+    if objective == "jeffreys":
+        return V.unit_interval(beta, "beta")
+    raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+
+
+def _check_common(family: str, gradient: str, steps, lr):
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
+    if gradient not in ("exact", "sampled"):
+        raise ValueError(f"gradient must be 'exact' or 'sampled', got {gradient!r}")
+    V.positive_int(steps, "steps")
+    if not (float(lr) > 0):
+        raise ValueError(f"lr must be > 0, got {lr!r}")
+
+
+@dataclass
+class BondConfig:
+    objective: str = "jeffreys"   # "forward" (SFT on BoN samples), "backward" (policy gradient) or "jeffreys"
+    beta: float = 0.5             # Jeffreys weight on the backward KL (paper: 0.5); ignored by forward/backward
+    n: int = 4                    # N of the Best-of-N target
+    family: str = "tabular"       # policy family: "tabular" or "gaussian"
+    gradient: str = "exact"       # "exact" (expectation over the space) or "sampled" (the paper's estimators)
+    quantile: str = "mc"          # sampled backward term: "exact" p_le, "mc" (k samples) or "learned" (App. B.1)
+    k: int = 16                   # reference samples per step for the Monte Carlo quantile (paper: 16)
+    batch: int = 64               # samples per step for each sampled term
+    steps: int = 400              # optimiser steps
+    lr: float = 0.05              # Adam learning rate
+    seed: int = 0                 # seeds numpy (reference / BoN samples) and torch (policy samples)
+
+
+class BondStep:
+    """One BOND loss evaluation against a fixed anchor; reused by iterative BOND with a moving anchor."""
+
+    def __init__(self, space: Space, cfg, objective: str, beta: float, n, rng, gen):
+        self.space, self.cfg, self.n, self.rng, self.gen = space, cfg, n, rng, gen
+        self.beta = objective_beta(objective, beta)
+        self.r = torch.tensor(space.rewards)                                  # (K,)
+        self.qmodel = None
+        self.set_anchor(space.ref_probs)
+
+    def set_anchor(self, anchor_probs: np.ndarray) -> None:
+        self.anchor_probs = _norm(anchor_probs)
+        self.target = bon_probs(self.anchor_probs, self.space.rewards, self.n)        # (K,) pi_BoN(anchor)
+        with np.errstate(divide="ignore"):
+            self.log_target = torch.tensor(np.log(self.target))
+            self.log_anchor = torch.tensor(np.log(self.anchor_probs))
+        self.log_p_le = torch.tensor(np.log(quantiles(self.anchor_probs, self.space.rewards)[1]))
+        if getattr(self.cfg, "quantile", "mc") == "learned" and self.cfg.gradient == "sampled" and self.beta > 0:
+            qcfg = QuantileConfig(seed=int(self.rng.integers(2**31)))
+            self.qmodel, self.qfeats, _ = fit_quantile_model(self.anchor_probs, self.space.rewards, qcfg)
+
+    def loss(self, policy: Policy) -> torch.Tensor:
+        cfg, beta = self.cfg, self.beta
+        if cfg.gradient == "exact":
+            return O.jeffreys_exact(policy.log_probs(), self.log_target, beta)
+        total = torch.zeros((), dtype=torch.float64)
+        if beta < 1:   # forward: SFT on true Best-of-n samples of the anchor
+            y_best = torch.from_numpy(sample_bon(self.anchor_probs, self.space.rewards, V.n_int(self.n), cfg.batch, self.rng))
+            total = total + (1 - beta) * O.forward_bond_loss(policy.log_prob(y_best))
+        if beta > 0:   # backward: policy gradient with reward (N-1) log p_hat_le - log(pi / pi_anchor)
+            y = policy.sample(cfg.batch, self.gen)                                         # (B,)
+            total = total + beta * O.backward_bond_loss(policy.log_prob(y), self.log_anchor[y], self.log_p_hat(y), self.n)
+        return total
+
+    def log_p_hat(self, y: torch.Tensor) -> torch.Tensor:
+        """(B,) log p_hat_le(y) under the anchor: exact, Monte Carlo (k shared samples, clamp 1/(2k)) or learned."""
+        q = self.cfg.quantile
+        if q == "exact":
+            return self.log_p_le[y]
+        if q == "mc":
+            p_hat = mc_p_le(self.anchor_probs, self.space.rewards, self.cfg.k, self.rng)   # (K,) clamped
+            return torch.tensor(np.log(p_hat))[y]
+        if q == "learned":
+            with torch.no_grad():
+                return self.qmodel.log_p_le(self.qfeats[y])
+        raise ValueError(f"quantile must be 'exact', 'mc' or 'learned', got {q!r}")
+
+
+def _init(space: Space, family: str, policy: Policy | None, seed: int):
+    if not isinstance(space, Space):
+        raise ValueError(f"space must be a bondlab.spaces.Space, got {type(space).__name__}")
+    policy = make_policy(family, space.x, space.ref_probs) if policy is None else policy
+    return policy, np.random.default_rng(seed), torch.Generator().manual_seed(int(seed))
+
+
+def train_bond(space: Space, cfg: BondConfig | None = None, *, policy: Policy | None = None,
+               progress: bool = False):
+    """Distil Best-of-N(pi_ref) into a policy (Sessa et al. 2024, Sec. 4). Returns ``(policy, history)``."""
+    cfg = cfg or BondConfig()
+    _check_common(cfg.family, cfg.gradient, cfg.steps, cfg.lr)
+    if cfg.gradient == "sampled":
+        V.n_int(cfg.n)
+        V.positive_int(cfg.batch, "batch")
+    else:
+        V.n_real(cfg.n)
+    policy, rng, gen = _init(space, cfg.family, policy, cfg.seed)
+    step = BondStep(space, cfg, cfg.objective, cfg.beta, cfg.n, rng, gen)
+    opt = torch.optim.Adam(policy.parameters(), lr=cfg.lr)
+    hist = new_history()
+    for _ in tqdm(range(cfg.steps), disable=not progress, desc=f"BOND {cfg.objective}"):
+        loss = step.loss(policy)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        record(hist, metrics(policy.probs_np(), step.target, space, space.ref_probs, cfg.beta))
+    return policy, hist
+
+
+@dataclass
+class ReinforceConfig:
+    beta_rl: float = 0.1          # KL penalty to pi_ref (paper's baseline: 0.001, 0.01, 0.1, 1)
+    family: str = "tabular"       # policy family: "tabular" or "gaussian"
+    gradient: str = "sampled"     # "sampled" (REINFORCE, leave-one-out baseline) or "exact"
+    batch: int = 64               # policy samples per step
+    steps: int = 400              # optimiser steps
+    lr: float = 0.05              # Adam learning rate
+    seed: int = 0                 # seeds the torch generator for policy samples
+
+
+def train_reinforce(space: Space, cfg: ReinforceConfig | None = None, *, policy: Policy | None = None,
+                    progress: bool = False):
+    """The RLHF baseline: maximise E[r] - beta_RL KL(pi || pi_ref). History targets pi_ref exp(r/beta_RL)/Z."""
+    cfg = cfg or ReinforceConfig()
+    _check_common(cfg.family, cfg.gradient, cfg.steps, cfg.lr)
+    policy, _, gen = _init(space, cfg.family, policy, cfg.seed)
+    target = O.rlhf_optimal_probs(space.ref_probs, space.rewards, cfg.beta_rl)
+    log_ref, r = torch.tensor(np.log(space.ref_probs)), torch.tensor(space.rewards)
+    opt = torch.optim.Adam(policy.parameters(), lr=cfg.lr)
+    hist = new_history()
+    for _ in tqdm(range(cfg.steps), disable=not progress, desc="REINFORCE"):
+        if cfg.gradient == "exact":
+            loss = O.reinforce_objective_exact(policy.log_probs(), log_ref, r, cfg.beta_rl)
+        else:
+            y = policy.sample(cfg.batch, gen)                                              # (B,)
+            loss = O.reinforce_loss(policy.log_prob(y), log_ref[y], r[y], cfg.beta_rl)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        record(hist, metrics(policy.probs_np(), target, space, space.ref_probs))
+    return policy, hist
