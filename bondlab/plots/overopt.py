@@ -1,0 +1,99 @@
+"""Plots for reward over-optimization (notebook 04, ``bondlab toy overopt``).
+
+Every helper takes ``ax=None`` (a new figure is made) and returns the axes; lines carry labels, so
+``{l.get_label(): l for l in ax.get_lines()}`` finds the data a helper drew. The maths lives in
+:mod:`bondlab.overopt` and :mod:`bondlab.proxy`; these helpers only draw it.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["plot_rewards", "plot_overopt", "plot_vs_n", "plot_quantile_view"]
+
+
+def _ax(ax):
+    if ax is None:
+        import matplotlib.pyplot as plt
+        _, ax = plt.subplots(figsize=(6.4, 3.8))
+    return ax
+
+
+def plot_rewards(res, *, ax=None):
+    """pi_ref (shaded, rescaled), the gold reward and the proxy in gold units (least-squares map under pi_ref),
+    with the positions where the comparisons were drawn as ticks."""
+    ax = _ax(ax)
+    sp, pr = res.space, res.proxy
+    a, b = res.calib
+    top = max(float(sp.rewards.max()), 1e-12)
+    ax.fill_between(sp.x, 0, sp.ref_probs / sp.ref_probs.max() * top, color="0.85", label="pi_ref (rescaled)")
+    ax.plot(sp.x, sp.rewards, color="k", lw=2, label="gold reward")
+    ax.plot(sp.x, a + b * pr.rewards, color="C3", lw=1.5, label="proxy (gold units)")
+    seen = np.unique(pr.pairs.ravel())
+    ax.plot(sp.x[seen], np.full(seen.size, -0.05 * top), "|", color="C0", ms=8, label="compared outcomes")
+    ax.set_xlabel("outcome x")
+    ax.set_ylabel("reward")
+    c = pr.config
+    ax.set_title(f"Bradley-Terry proxy: m={c.m}, noise={c.noise:g}, {c.features}({c.capacity})", fontsize=10)
+    ax.legend(fontsize=8, loc="best")
+    return ax
+
+
+def plot_overopt(res, *, ax=None, show_rl: bool = True, show_fit: bool = True):
+    """Gold and proxy (gold units) reward gain against d = sqrt KL for Best-of-N on the proxy, the
+    KL-regularised optimum, Gao et al.'s fitted forms, and the best N, true and from the fit."""
+    ax = _ax(ax)
+    g0 = res.extra["gold_ref"]
+    a, b = res.calib
+    bon, rl = res.bon, res.rl
+    p0 = float(res.space.ref_probs @ res.proxy.rewards)
+    ax.plot(bon.d, bon.gold - g0, "o-", color="k", ms=3, label="gold, Best-of-N")
+    ax.plot(bon.d, b * (bon.proxy - p0), "o--", color="C3", ms=3, label="proxy, Best-of-N")
+    if show_rl:
+        ax.plot(rl.d, rl.gold - g0, "-", color="C0", label="gold, KL-regularised")
+        ax.plot(rl.d, b * (rl.proxy - p0), "--", color="C0", alpha=0.6, label="proxy, KL-regularised")
+    if show_fit:
+        dd = np.linspace(0, max(bon.d.max(), rl.d.max() if show_rl else 0), 200)
+        ax.plot(dd, res.fit_bon(dd), ":", color="k", lw=2,
+                label=f"fit d(a - b d): a={res.fit_bon.alpha:.3g}, b={res.fit_bon.beta:.3g}")
+        if show_rl:
+            ax.plot(dd, res.fit_rl(dd), ":", color="C0", lw=2,
+                    label=f"fit d(a - b log d): a={res.fit_rl.alpha:.3g}, b={res.fit_rl.beta:.3g}")
+    for n, style, name in ((res.best_n_true, "-", "true"), (res.best_n_fit, "--", "fit")):
+        i = int(np.argmin(np.abs(bon.param - n)))
+        ax.axvline(bon.d[i], color="C2", ls=style, lw=1, label=f"best N ({name}) = {n}")
+    ax.axhline(0, color="0.6", lw=0.8)
+    ax.set_xlabel("d = sqrt KL(pi || pi_ref)")
+    ax.set_ylabel("reward gain over pi_ref")
+    ax.set_title("over-optimization: the proxy keeps rising, the gold peaks", fontsize=10)
+    ax.legend(fontsize=7, loc="best")
+    return ax
+
+
+def plot_vs_n(res, *, ax=None):
+    """Gold and proxy (gold units) expected reward against N, log scale, with the best N both ways."""
+    ax = _ax(ax)
+    a, b = res.calib
+    ax.semilogx(res.bon.param, res.bon.gold, "o-", color="k", ms=3, label="gold")
+    ax.semilogx(res.bon.param, a + b * res.bon.proxy, "o--", color="C3", ms=3, label="proxy (gold units)")
+    ax.axvline(res.best_n_true, color="C2", label=f"best N (true) = {res.best_n_true}")
+    ax.axvline(res.best_n_fit, color="C2", ls="--", label=f"best N (fit) = {res.best_n_fit}")
+    ax.set_xlabel("N")
+    ax.set_ylabel("expected reward under pi_BoN")
+    ax.set_title("Best-of-N on the proxy", fontsize=10)
+    ax.legend(fontsize=8, loc="best")
+    return ax
+
+
+def plot_quantile_view(qv, *, ax=None):
+    """TV between the Best-of-N target built from k-sample quantiles (averaged) and the exact-quantile one,
+    against N: the error compounds with N, and more samples k only push it to larger N."""
+    ax = _ax(ax)
+    for i, k in enumerate(qv.ks):
+        ax.semilogx(qv.n, qv.tv[i], "o-", ms=3, label=f"k = {int(k)}")
+        ax.axvline(k + 1, color=f"C{i}", ls=":", lw=0.8)
+    ax.set_xlabel("N")
+    ax.set_ylabel("TV(plug-in target, exact)")
+    ax.set_ylim(0, 1.02)
+    ax.set_title("p_hat from k samples: errors raised to the power N-1 (dotted: N = k+1)", fontsize=10)
+    ax.legend(fontsize=8, loc="best")
+    return ax
