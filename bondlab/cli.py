@@ -12,6 +12,7 @@ import sys
 # Add a module here to add its subcommands.
 COMMAND_MODULES = [
     "bondlab.commands.toy_bon",
+    "bondlab.commands.toy_overopt",
 ]
 
 
