@@ -13,6 +13,7 @@ import sys
 COMMAND_MODULES = [
     "bondlab.commands.toy_bon",
     "bondlab.commands.toy_overopt",
+    "bondlab.commands.lm",
 ]
 
 

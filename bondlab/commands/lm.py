@@ -1,0 +1,100 @@
+"""``bondlab lm pretrain | sample | exact``: the tiny GPTs from the command line."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from .. import _validate as V
+from ..divergences import kl_log
+from ..smoke import pick
+from ..theory import bon_kl_bound
+
+
+def register(groups) -> None:
+    lm = groups["lm"]
+    p = lm.add_parser("pretrain", help="pretrain a tiny GPT on its generated corpus and write the checkpoint")
+    p.add_argument("--model", choices=["reviews", "micro"], default="reviews", help="which model (default reviews)")
+    p.add_argument("--out", default=".", help="folder for <model>.safetensors and <model>.json (default .)")
+    p.add_argument("--steps", type=int, default=None, help="optimizer steps (default: the shipped recipe)")
+    p.add_argument("--seed", type=int, default=0, help="seed of corpus, init and batches (default 0)")
+    p.set_defaults(func=run_pretrain)
+
+    s = lm.add_parser("sample", help="sequence-level Best-of-N with the review GPT: N candidates, their rewards, the one kept")
+    s.add_argument("--n", type=int, required=True, help="N, candidates per prompt")
+    s.add_argument("--prompt", default=None, help='review opening, e.g. "the food was" (default: a random one)')
+    s.add_argument("--reward", choices=["gold", "proxy"], default="gold", help="gold (VADER) or the proxy model")
+    s.add_argument("--seed", type=int, default=0, help="seed of the torch.Generator (default 0)")
+    s.set_defaults(func=run_sample)
+
+    e = lm.add_parser("exact", help="exact sequence-level Best-of-N on the micro GPT, checked against sampling")
+    e.add_argument("--n", type=int, required=True, help="N of Best-of-N")
+    e.add_argument("--draws", type=int, default=None, help="Best-of-N draws for the Monte Carlo check (default 20000; 2000 in smoke mode)")
+    e.add_argument("--json", required=True, help="file to write the results to")
+    e.add_argument("--seed", type=int, default=0, help="seed of the torch.Generator (default 0)")
+    e.set_defaults(func=run_exact)
+
+
+def run_pretrain(args) -> int:
+    from ..lm.pretrain import pretrain_and_save, train_config
+    train = replace(train_config(args.model), seed=args.seed)
+    if args.steps is not None:
+        train = replace(train, steps=V.positive_int(args.steps, "--steps"))
+    path, hist = pretrain_and_save(args.model, args.out, train)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB) in {hist['seconds']:.0f} s, "
+          f"final loss {np.mean(hist['loss'][-100:]):.3f}")
+    return 0
+
+
+def run_sample(args) -> int:
+    from ..lm import LMPolicy, load_pretrained, review_prompts
+    from ..lm.rewards import reward_fn
+    n = V.positive_int(args.n, "--n")
+    model, tok = load_pretrained("reviews")
+    prompt = args.prompt
+    if prompt is None:
+        prompt = review_prompts(1, np.random.default_rng(args.seed))[0]
+    policy = LMPolicy(model, tok)
+    gen = torch.Generator().manual_seed(args.seed)
+    comp, _ = policy.sample([prompt] * n, gen)
+    texts = policy.texts([prompt] * n, comp)
+    r = reward_fn(args.reward)(texts)
+    best = int(np.argmax(r))                                  # first argmax, as in Best-of-N
+    print(f"prompt: {prompt!r}   reward: {args.reward}   N = {n}")
+    for i, (t, ri) in enumerate(zip(texts, r)):
+        print(f"{'*' if i == best else ' '} {i:3d}  {ri:+.3f}  {t}")
+    print(f"kept: #{best} reward {r[best]:+.3f}: {texts[best]}")
+    return 0
+
+
+def exact_report(n: int, draws: int, seed: int = 0) -> dict:
+    """The numbers ``bondlab lm exact`` writes (see its help)."""
+    from ..lm import exact_bon_log_probs, load_pretrained, micro_space, reward_law, sample_bon_indices
+    model, _ = load_pretrained("micro")
+    space = micro_space()
+    with torch.no_grad():
+        log_ref = space.log_probs(model)                                       # (S,)
+        log_bon = exact_bon_log_probs(log_ref, space.rewards, n)               # (S,)
+    levels, p_bon = reward_law(log_bon, space.rewards)
+    idx = sample_bon_indices(model, n, draws, torch.Generator().manual_seed(seed), space)
+    seen = torch.bucketize(space.rewards[idx], torch.tensor(levels))
+    q = np.bincount(seen.numpy(), minlength=levels.size) / draws
+    return {"num_sequences": space.num_sequences, "ref_mass": float(torch.exp(log_ref).sum()),
+            "bon_kl_exact": kl_log(log_bon.numpy(), (log_ref - torch.logsumexp(log_ref, 0)).numpy()),
+            "bon_kl_bound": float(bon_kl_bound(n)), "mc_draws": draws,
+            "reward_tv": 0.5 * float(np.abs(p_bon - q).sum()), "n": n,
+            "reward_levels": levels.tolist(), "reward_law_exact": p_bon.tolist(), "reward_law_mc": q.tolist()}
+
+
+def run_exact(args) -> int:
+    n = V.positive_int(args.n, "--n")
+    draws = V.positive_int(args.draws, "--draws") if args.draws is not None else pick(20_000, 2_000)
+    out = exact_report(n, draws, args.seed)
+    with open(args.json, "w") as f:
+        json.dump(out, f, indent=1)
+    print(f"{out['num_sequences']} sequences, sum pi_ref = {out['ref_mass']:.8f}; KL(pi_BoN || pi_ref) = "
+          f"{out['bon_kl_exact']:.4f} nats (bound log N - (N-1)/N = {out['bon_kl_bound']:.4f}); "
+          f"TV(reward law, {draws} Best-of-{n} draws) = {out['reward_tv']:.4f}  -> {args.json}")
+    return 0

@@ -1,0 +1,93 @@
+"""The policy interface the trainers call: a GPT plus its tokenizer, speaking text prompts.
+
+    policy.sample(prompts, generator)         -> (completions (B, T) long, mask (B, T) bool)
+    policy.log_prob(prompts, completions)     -> (B,) log pi(y | x), differentiable
+    policy.texts(prompts, completions)        -> B strings for the reward
+    policy.anchor()                           -> a frozen deep copy (the reference / EMA anchor)
+
+Prompts are a list of strings; prompts of different lengths are batched by length internally, and the
+completions come back in the order given. ``bondlab.lm.exact`` gives the same model's exact law on the
+micro space.
+"""
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from .corpus import Tokenizer
+from .model import GPT, completion_mask
+
+__all__ = ["LMPolicy"]
+
+
+class LMPolicy:
+    def __init__(self, model: GPT, tokenizer: Tokenizer, max_new_tokens: int = 24):
+        if not isinstance(model, GPT):
+            raise ValueError(f"model must be a bondlab.lm.GPT, got {type(model).__name__}")
+        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be a positive integer, got {max_new_tokens!r}")
+        self.model = model
+        self.tokenizer = tokenizer
+        self.max_new_tokens = max_new_tokens
+
+    def parameters(self):
+        return self.model.parameters()
+
+    def _groups(self, prompts):
+        """[(row indices, (b, P) prompt ids)] grouping prompts of equal length."""
+        if isinstance(prompts, str) or len(prompts) == 0:
+            raise ValueError("prompts must be a non-empty list of strings")
+        ids = [[self.tokenizer.bos_id] + self.tokenizer.encode(p) for p in prompts]
+        by_len: dict[int, list[int]] = {}
+        for i, r in enumerate(ids):
+            by_len.setdefault(len(r), []).append(i)
+        return [(rows, torch.tensor([ids[i] for i in rows], dtype=torch.long)) for rows in by_len.values()]
+
+    def sample(self, prompts, generator: torch.Generator, **kw):
+        """Sample one completion per prompt: ((B, T) long ids, (B, T) bool mask). ``kw`` goes to
+        ``GPT.generate`` (temperature, top_k, use_cache)."""
+        parts = []
+        for rows, p in self._groups(prompts):
+            comp, _ = self.model.generate(p, self.max_new_tokens, generator, **kw)
+            parts.append((rows, comp))
+        T = max(c.shape[1] for _, c in parts)
+        out = torch.full((len(prompts), T), self.tokenizer.pad_id, dtype=torch.long)
+        for rows, c in parts:
+            out[rows, :c.shape[1]] = c
+        return out, completion_mask(out, self.tokenizer.end_id)
+
+    def token_log_probs(self, prompts, completions: torch.Tensor):
+        """((B, T) log pi(y_t | x, y_<t), (B, T) mask); differentiable."""
+        if not isinstance(completions, torch.Tensor) or completions.ndim != 2 or completions.shape[0] != len(prompts):
+            raise ValueError(f"completions must be a (B, T) tensor with B = {len(prompts)} prompts")
+        logp = torch.zeros(completions.shape, dtype=self.model.wte.weight.dtype)
+        mask = torch.zeros(completions.shape, dtype=torch.bool)
+        for rows, p in self._groups(prompts):
+            lp, m = self.model.token_log_probs(p, completions[rows])
+            logp = logp.index_put((torch.tensor(rows),), lp)
+            mask[rows] = m
+        return logp, mask
+
+    def log_prob(self, prompts, completions: torch.Tensor) -> torch.Tensor:
+        """(B,) sequence log-probabilities log pi(y | x), masked past the end token; differentiable."""
+        return self.token_log_probs(prompts, completions)[0].sum(dim=1)
+
+    def texts(self, prompts, completions: torch.Tensor) -> list[str]:
+        """Prompt + completion as text (what the reward reads)."""
+        return [(p + " " + self.tokenizer.decode(c)).strip() for p, c in zip(prompts, completions)]
+
+    def anchor(self) -> "LMPolicy":
+        """A frozen deep copy: gradients off, eval mode. Update it by EMA with ``ema_update``."""
+        model = copy.deepcopy(self.model).eval()
+        for p in model.parameters():
+            p.requires_grad_(False)
+        return LMPolicy(model, self.tokenizer, self.max_new_tokens)
+
+    @torch.no_grad()
+    def ema_update(self, source: "LMPolicy", eta: float) -> None:
+        """theta_anchor <- (1 - eta) theta_anchor + eta theta_source (J-BOND's anchor, Sessa et al. 2024 Sec. 5)."""
+        if not 0.0 <= float(eta) <= 1.0:
+            raise ValueError(f"eta must lie in [0, 1], got {eta!r}")
+        for pa, ps in zip(self.model.parameters(), source.model.parameters()):
+            pa.lerp_(ps.detach(), float(eta))
