@@ -30,7 +30,7 @@ __all__ = ["QuantileModel", "QuantileConfig", "quantile_bce_loss", "reward_featu
 class QuantileModel(nn.Module):
     """q_phi(features) in (0, 1): a one-hidden-layer MLP with a sigmoid output, float64."""
 
-    def __init__(self, in_features: int = 1, hidden: int = 32):
+    def __init__(self, in_features: int = 2, hidden: int = 32):
         super().__init__()
         in_features = V.positive_int(in_features, "in_features")
         hidden = V.positive_int(hidden, "hidden")
@@ -57,10 +57,16 @@ def quantile_bce_loss(model: QuantileModel, features: torch.Tensor, r: torch.Ten
 
 
 def reward_features(rewards) -> torch.Tensor:
-    """(K,) rewards -> (K, 1) standardised reward feature (a constant reward gives zeros)."""
+    """(K,) rewards -> (K, 2): the standardised reward and its rank among the K outcomes scaled to [-1, 1].
+
+    p_le is a monotone function of r, but rewards can crowd (many near-0 values of a 'bump'); the rank
+    spreads them out. Ties share a rank. Neither feature uses pi_ref, so the model still has to learn p_le.
+    """
     r = np.asarray(V.rewards(rewards), dtype=np.float64)
     sd = r.std()
-    return torch.tensor(((r - r.mean()) / (sd if sd > 0 else 1.0))[:, None], dtype=torch.float64)
+    z = (r - r.mean()) / (sd if sd > 0 else 1.0)
+    rank = np.searchsorted(np.sort(r), r, side="left") / max(r.size - 1, 1) * 2 - 1
+    return torch.tensor(np.stack([z, rank], axis=1), dtype=torch.float64)
 
 
 @dataclass
