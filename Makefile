@@ -8,7 +8,7 @@ BIN         := $(VENV)/bin
 STAMP       := $(VENV)/.bondlab-installed
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lab bench clean
+.PHONY: install demo test lab bench clean docs student test-browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,5 +33,16 @@ lab: install
 bench: install
 	$(BIN)/python benchmarks/bench_bon.py
 
+docs: install
+	$(BIN)/python -c "import mkdocs, material, mkdocs_jupyter" 2>/dev/null || $(BIN)/python -m pip install -q -e ".[docs]"
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --site-dir site
+
+student: install
+	$(BIN)/python tools/make_student.py notebooks build/student
+
+test-browser: install
+	bash tools/browser/setup.sh $(BIN)/python
+	BONDLAB_SMOKE=1 MPLBACKEND=Agg $(BIN)/python -m pytest -p no:cacheprovider -ra tools/browser
+
 clean:
-	rm -rf runs build site .pytest_cache
+	rm -rf runs build site .pytest_cache test-artifacts

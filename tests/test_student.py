@@ -1,0 +1,131 @@
+"""Student copies (`make student`, tools/make_student.py): solution cells out, exercise cells in, and the
+copies still run in smoke mode up to the first exercise cell."""
+import importlib.util
+import pathlib
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+_spec = importlib.util.spec_from_file_location("make_student", ROOT / "tools" / "make_student.py")
+ms = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(ms)
+
+
+def _code(src, tags=None, outputs=None):
+    c = nbformat.v4.new_code_cell(src)
+    if tags:
+        c.metadata["tags"] = tags
+    if outputs:
+        c.outputs = outputs
+        c.execution_count = 1
+    return c
+
+
+def _md(src, tags=None):
+    c = nbformat.v4.new_markdown_cell(src)
+    if tags:
+        c.metadata["tags"] = tags
+    return c
+
+
+def _teacher_notebook():
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        _md("# A notebook\nThe marker `# SOLUTION` inside text does not make this a solution cell."),
+        _code("x = 2", outputs=[nbformat.v4.new_output("stream", name="stdout", text="hi\n")]),
+        _code("# EXERCISE: compute y = 3 x\ny = 3 * x  # the answer", tags=["solution"]),
+        _code("\n# SOLUTION\nz = y + 1"),
+        _md("<!-- SOLUTION -->\nBecause y = 6."),
+        _code("assert y == 6 and z == 7"),
+        _md("## Summary\n## Exercises\n1. ..."),
+    ]
+    return nb
+
+
+def _run_until_first_exercise(nb, path_dir, monkeypatch):
+    """Execute the code cells before the first exercise cell in smoke mode; return the executed cells."""
+    monkeypatch.setenv("BONDLAB_SMOKE", "1")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    cells = []
+    for c in nb.cells:
+        if ms.is_exercise(c):
+            break
+        cells.append(c)
+    head = nbformat.v4.new_notebook(metadata=nb.metadata)
+    head.cells = cells
+    NotebookClient(head, timeout=600, kernel_name="python3",
+                   resources={"metadata": {"path": str(path_dir)}}).execute()
+    errors = [o for c in head.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.get("output_type") == "error"]
+    assert not errors, errors
+    return head.cells
+
+
+def test_solution_cells_are_replaced_and_the_rest_kept():
+    teacher = _teacher_notebook()
+    student = ms.student_notebook(teacher)
+    assert len(student.cells) == len(teacher.cells)
+    assert student.metadata["bondlab"]["student"]["solutions_removed"] == 3
+    kinds = [(c.cell_type, ms.is_exercise(c)) for c in student.cells]
+    assert kinds == [("markdown", False), ("code", False), ("code", True), ("code", True), ("markdown", True),
+                     ("code", False), ("markdown", False)]
+    text = "\n".join(c.source for c in student.cells)
+    assert "3 * x" not in text and "z = y + 1" not in text and "Because y = 6" not in text
+    assert "# EXERCISE: compute y = 3 x" in student.cells[2].source   # the author's hint survives
+    for i in (0, 5, 6):
+        assert student.cells[i].source == teacher.cells[i].source
+    assert all(not c.get("outputs") and c.get("execution_count") is None
+               for c in student.cells if c.cell_type == "code")
+    assert teacher.cells[1].outputs, "the teacher's notebook must not be modified"
+    nbformat.validate(student)
+
+
+def test_student_copy_runs_to_first_exercise_and_not_beyond(tmp_path, monkeypatch):
+    teacher = _teacher_notebook()
+    (tmp_path / "src").mkdir()
+    nbformat.write(teacher, tmp_path / "src" / "01_demo.ipynb")
+    written = ms.make_student(tmp_path / "src", tmp_path / "out")
+    assert [(p.name, k) for p, k in written] == [("01_demo.ipynb", 3)]
+    student = nbformat.read(tmp_path / "out" / "01_demo.ipynb", as_version=4)
+    ran = _run_until_first_exercise(student, tmp_path, monkeypatch)
+    assert [c.source for c in ran if c.cell_type == "code"] == ["x = 2"]
+    # the whole student copy must NOT run: the answer it needs was removed
+    monkeypatch.setenv("BONDLAB_SMOKE", "1")
+    client = NotebookClient(student, timeout=120, kernel_name="python3", allow_errors=True,
+                            resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()
+    names = [o.get("ename") for c in student.cells if c.cell_type == "code" for o in c.outputs
+             if o.get("output_type") == "error"]
+    assert "NameError" in names
+
+
+def test_bad_source_folder_is_a_value_error(tmp_path):
+    with pytest.raises(ValueError, match="src"):
+        ms.make_student(tmp_path / "missing", tmp_path / "out")
+
+
+def test_there_are_notebooks_to_copy():
+    assert NOTEBOOKS, "notebooks/ has no notebooks"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_real_notebook_student_copy(path, tmp_path, monkeypatch):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / path.name).write_bytes(path.read_bytes())
+    [(out, removed)] = ms.make_student(tmp_path / "src", tmp_path / "out")
+    teacher = nbformat.read(path, as_version=4)
+    student = nbformat.read(out, as_version=4)
+    assert removed == sum(ms.is_solution(c) for c in teacher.cells)
+    assert not any(ms.is_solution(c) for c in student.cells)
+    assert sum(ms.is_exercise(c) for c in student.cells) >= removed
+    last = student.cells[-1]
+    assert last.cell_type == "markdown" and "exercise" in last.source.lower()
+    if removed == 0:
+        # nothing to strip: the copy's code is the teacher's, which tests/test_notebooks.py runs in full
+        assert [c.source for c in student.cells] == [c.source for c in teacher.cells]
+    else:
+        _run_until_first_exercise(student, path.parent, monkeypatch)
