@@ -17,6 +17,7 @@ N ~ k + 1 while the true one keeps going: the error compounds with N.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -246,7 +247,9 @@ def fit_gao(d, gain, form: str = "bon") -> GaoFit:
     second = dk * dk if form == "bon" else dk * np.log(dk)
     a = np.stack([dk, -second], axis=1)                                  # (P, 2)
     p0 = np.linalg.lstsq(a, gk, rcond=None)[0]
-    (alpha, beta), _ = optimize.curve_fit(fn, dk, gk, p0=p0, maxfev=10_000)
+    with warnings.catch_warnings():  # the covariance is unused; with 2 points it cannot be estimated
+        warnings.simplefilter("ignore", optimize.OptimizeWarning)
+        (alpha, beta), _ = optimize.curve_fit(fn, dk, gk, p0=p0, maxfev=10_000)
     alpha, beta = float(alpha), float(beta)
     if beta <= 0:
         d_star = float("inf")
