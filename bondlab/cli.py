@@ -12,8 +12,10 @@ import sys
 # Add a module here to add its subcommands.
 COMMAND_MODULES = [
     "bondlab.commands.toy_bon",
+    "bondlab.commands.toy_distill",
     "bondlab.commands.toy_overopt",
     "bondlab.commands.lm",
+    "bondlab.commands.demo",
 ]
 
 

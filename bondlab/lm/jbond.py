@@ -1,0 +1,243 @@
+"""J-BOND for the tiny GPT (Sessa et al. 2024, Sec. 5, Algorithm 2): the toy algorithm over sequences.
+
+Per step and per prompt x: one policy sample y ~ pi(. | x) and two anchor samples y'1, y'2 ~ pi_anchor(. | x).
+The loss is :func:`bondlab.objectives.jbond_loss` with per-sequence log-probabilities (sums of token
+log-probs), the leave-one-out baseline taken over the batch of prompts (one policy sample per prompt):
+
+    (1 - beta) * SFT on argmax_r(y'1, y'2)                                     forward term
+    + beta * PG with R = r_J(y) - (log pi(y) - log pi_anchor(y)),  r_J in {-log 16, 0}   backward term
+    + gamma * PG descending KL(pi || pi_anchor)  (the corrected sign; arXiv v1 prints the other one)
+
+then the anchor moves by EMA, theta_a <- (1 - eta) theta_a + eta theta, or (``anchor="hard"``) is replaced
+by the policy every ``hard_period`` steps (iterative BOND with n = 2: after M rounds the target is
+Best-of-2^M of pi_ref). ``objective="forward"`` / ``"backward"`` are the ablations beta = 0 / beta = 1.
+
+The principled stop: the user names a target N; training stops at the first evaluation whose mean
+reference quantile E_pi[p_le(y)] reaches N/(N+1), the Best-of-N value (continuous rewards), or whose KL
+to pi_ref exceeds ``kl_budget``. ``keep_going=True`` ignores both and runs ``max_steps``: the reward keeps
+rising, the KL explodes and the samples degenerate (reward hacking of the gold reward itself).
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .. import _validate as V
+from ..objectives import jbond_loss
+from .metrics import score, texts_of
+from .model import GPT
+
+__all__ = ["JBondConfig", "JBondBatch", "TrainResult", "text_reward", "sample_prompts", "pad_cat",
+           "jbond_batch", "jbond_batch_loss", "ema_update", "train_jbond", "quantile_target"]
+
+OBJECTIVES = ("jeffreys", "forward", "backward")
+ANCHORS = ("ema", "hard")
+
+
+@dataclass
+class JBondConfig:
+    target_n: float = 8.0        # stop when the mean reference quantile reaches target_n / (target_n + 1)
+    kl_budget: float = 10.0      # second stop: KL(pi || pi_ref) in nats per sequence
+    keep_going: bool = False     # ignore both stops and run max_steps (shows over-optimization)
+    max_steps: int = 400         # hard cap on optimizer steps
+    batch_prompts: int = 64      # prompts per step (one policy sample, two anchor samples each)
+    lr: float = 3e-4             # Adam learning rate after warm-up
+    warmup: int = 10             # linear learning-rate warm-up steps (the paper: 100 at Gemma scale)
+    beta: float = 0.5            # Jeffreys mixing: (1 - beta) forward + beta backward (the paper: 0.5)
+    eta: float = 0.05            # EMA anchor rate (the paper: 0.02 for Gemma 7B, 0.01-0.1 tried)
+    gamma: float = 0.0           # extra regulariser gamma * KL(pi || pi_anchor) (the paper tries 0-2)
+    anchor: str = "ema"          # "ema" (moving anchor) or "hard" (replace the anchor every hard_period steps)
+    hard_period: int = 50        # T for anchor="hard"
+    objective: str = "jeffreys"  # "jeffreys" (uses beta), "forward" (beta = 0) or "backward" (beta = 1)
+    max_new_tokens: int = 24     # completion length limit in tokens
+    eval_every: int = 10         # steps between evaluations (and stop checks)
+    seed: int = 0                # seeds the training samples (torch.Generator)
+
+    def __post_init__(self):
+        for name in ("max_steps", "batch_prompts", "hard_period", "max_new_tokens", "eval_every"):
+            setattr(self, name, V.positive_int(getattr(self, name), name))
+        self.target_n = V.n_real(self.target_n, "target_n")
+        self.beta = V.unit_interval(self.beta, "beta")
+        self.eta = V.unit_interval(self.eta, "eta")
+        for name in ("gamma", "lr", "kl_budget"):
+            v = float(getattr(self, name))
+            if not math.isfinite(v) or v < 0 or (name == "lr" and v == 0):
+                raise ValueError(f"{name} must be a finite number {'> 0' if name == 'lr' else '>= 0'}, got {v!r}")
+            setattr(self, name, v)
+        if isinstance(self.warmup, bool) or int(self.warmup) != self.warmup or self.warmup < 0:
+            raise ValueError(f"warmup must be an integer >= 0, got {self.warmup!r}")
+        if self.batch_prompts < 2:
+            raise ValueError("batch_prompts must be >= 2 (the leave-one-out baseline runs over prompts)")
+        if self.anchor not in ANCHORS:
+            raise ValueError(f"anchor must be one of {ANCHORS}, got {self.anchor!r}")
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
+
+    @property
+    def effective_beta(self) -> float:
+        return {"jeffreys": self.beta, "forward": 0.0, "backward": 1.0}[self.objective]
+
+
+def quantile_target(n: float) -> float:
+    """N/(N+1): E[p_le] under Best-of-N for continuous rewards (Sessa et al. 2024, Sec. 3)."""
+    n = V.n_real(n, "target_n")
+    return n / (n + 1)
+
+
+def text_reward(tokenizer, fn):
+    """Turn a text reward (list of strings -> array) into a sequence reward (prompt_texts, completions) -> (B,)."""
+    def reward(prompt_texts, completions):
+        return score(fn, texts_of(tokenizer, prompt_texts, completions))
+    return reward
+
+
+def sample_prompts(pool, b: int, generator: torch.Generator) -> list[str]:
+    """b prompt texts drawn uniformly with replacement from ``pool``."""
+    idx = torch.randint(len(pool), (b,), generator=generator)
+    return [pool[i] for i in idx.tolist()]
+
+
+def pad_cat(a: torch.Tensor, b: torch.Tensor, pad_id: int) -> torch.Tensor:
+    """Stack two (B, Ta), (B, Tb) completion batches along the batch, padding the shorter on the right.
+    Safe: a batch shorter than the other has every row ended, so the padding falls after the end token."""
+    t = max(a.shape[1], b.shape[1])
+    a = torch.nn.functional.pad(a, (0, t - a.shape[1]), value=pad_id)
+    b = torch.nn.functional.pad(b, (0, t - b.shape[1]), value=pad_id)
+    return torch.cat([a, b], dim=0)                                                    # (Ba + Bb, T)
+
+
+@dataclass
+class JBondBatch:
+    """One J-BOND batch (everything but the policy's log-probs, which need grad)."""
+    prompts: torch.Tensor      # (B, P) prompt ids
+    y: torch.Tensor            # (B, T) policy samples
+    y_best: torch.Tensor       # (B, T') the better of the two anchor samples (first wins ties)
+    logp_anchor: torch.Tensor  # (B,) log pi_anchor(y)
+    r: torch.Tensor            # (B,) reward of y
+    r_anchor_1: torch.Tensor   # (B,) reward of y'1
+    r_anchor_2: torch.Tensor   # (B,) reward of y'2
+
+
+@torch.no_grad()
+def jbond_batch(policy: GPT, anchor: GPT, tokenizer, prompt_texts, reward_fn, generator: torch.Generator,
+                max_new_tokens: int) -> JBondBatch:
+    """Sample y ~ pi and y'1, y'2 ~ pi_anchor for each prompt and score them (Algorithm 2, lines 3-5)."""
+    B = len(prompt_texts)
+    prompts = tokenizer.encode_prompts(list(prompt_texts))                           # (B, P)
+    y, _ = policy.generate(prompts, max_new_tokens, generator)                        # (B, T)
+    ya, _ = anchor.generate(prompts.repeat(2, 1), max_new_tokens, generator)          # (2B, Ta)
+    texts2 = list(prompt_texts) * 2
+    r = torch.as_tensor(reward_fn(list(prompt_texts), y))                             # (B,)
+    ra = torch.as_tensor(reward_fn(texts2, ya))                                       # (2B,)
+    r1, r2 = ra[:B], ra[B:]
+    y_best = torch.where((r1 >= r2)[:, None], ya[:B], ya[B:])                         # (B, Ta)
+    logp_anchor = anchor.sequence_log_probs(prompts, y)                               # (B,)
+    return JBondBatch(prompts, y, y_best, logp_anchor, r, r1, r2)
+
+
+def jbond_batch_loss(policy: GPT, batch: JBondBatch, beta: float, gamma: float) -> torch.Tensor:
+    """:func:`bondlab.objectives.jbond_loss` on a batch, with one teacher-forced pass for y and y_best."""
+    B = batch.y.shape[0]
+    both = pad_cat(batch.y, batch.y_best, policy.cfg.pad_id)                          # (2B, T)
+    logp_all = policy.sequence_log_probs(batch.prompts.repeat(2, 1), both)            # (2B,)
+    logp, logp_best = logp_all[:B], logp_all[B:]
+    return jbond_loss(logp, batch.logp_anchor, batch.r, batch.r_anchor_1, batch.r_anchor_2, logp_best,
+                      beta, gamma)
+
+
+@torch.no_grad()
+def ema_update(anchor: GPT, policy: GPT, eta: float) -> None:
+    """theta_a <- (1 - eta) theta_a + eta theta (Algorithm 2, the EMA anchor)."""
+    for pa, p in zip(anchor.parameters(), policy.parameters()):
+        pa.mul_(1 - eta).add_(p.detach(), alpha=eta)
+
+
+@dataclass
+class TrainResult:
+    """What a trainer returns: the trained policy and a history of plain-data records."""
+    policy: GPT               # the trained policy
+    history: list             # one dict per evaluation: step, wall_s (training time only), metrics, loss
+    stop_reason: str          # "target", "kl_budget", "max_steps" or "budget_s"
+    steps: int                # optimizer steps taken
+    train_s: float            # wall time spent in training steps (evaluations excluded)
+    config: dict              # the config as a dict
+    anchor: GPT | None = None  # J-BOND's final anchor
+
+
+def _optimizer(policy: GPT, lr: float, warmup: int):
+    opt = torch.optim.Adam(policy.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / (warmup + 1)) if warmup else 1.0)
+    return opt, sched
+
+
+def _check_stop(rec: dict, target_q: float | None, kl_budget: float | None) -> str | None:
+    if target_q is not None and rec.get("quantile") is not None and rec["quantile"] >= target_q:
+        return "target"
+    if kl_budget is not None and rec.get("kl") is not None and rec["kl"] >= kl_budget:
+        return "kl_budget"
+    return None
+
+
+def train_jbond(ref: GPT, tokenizer, prompt_pool, reward_fn, cfg: JBondConfig | None = None, *,
+                evaluate=None, policy: GPT | None = None, progress: bool = True, desc: str = "J-BOND") -> TrainResult:
+    """Run J-BOND from pi_ref (or from ``policy``) until the stop (see the module doc).
+
+    reward_fn(prompt_texts, completions) -> (B,) rewards; ``evaluate(policy) -> dict`` with at least
+    "quantile" and "kl" is called at step 0, every ``eval_every`` steps and at the end (None: no evaluation,
+    so only max_steps stops training). ``ref`` is left untouched.
+    """
+    cfg = cfg or JBondConfig()
+    if not isinstance(ref, GPT):
+        raise ValueError(f"ref must be a bondlab.lm.GPT, got {type(ref).__name__}")
+    if not prompt_pool:
+        raise ValueError("prompt_pool must hold at least one prompt text")
+    policy = copy.deepcopy(policy if policy is not None else ref).train()
+    anchor = copy.deepcopy(policy).eval()
+    for p in anchor.parameters():
+        p.requires_grad_(False)
+    g = torch.Generator().manual_seed(cfg.seed)
+    opt, sched = _optimizer(policy, cfg.lr, cfg.warmup)
+    beta = cfg.effective_beta
+    target_q = None if cfg.keep_going else quantile_target(cfg.target_n)
+    kl_budget = None if cfg.keep_going else cfg.kl_budget
+    history, train_s, reason, step, loss_v = [], 0.0, "max_steps", 0, float("nan")
+
+    def record(step, extra):
+        rec = {"step": step, "wall_s": train_s, "loss": loss_v, **extra}
+        if evaluate is not None:
+            rec.update(evaluate(policy))
+        history.append(rec)
+        return rec
+
+    record(0, {})
+    bar = tqdm(range(1, cfg.max_steps + 1), desc=desc, disable=not progress, leave=False)
+    for step in bar:
+        t0 = time.perf_counter()
+        batch = jbond_batch(policy, anchor, tokenizer, sample_prompts(prompt_pool, cfg.batch_prompts, g),
+                            reward_fn, g, cfg.max_new_tokens)
+        loss = jbond_batch_loss(policy, batch, beta, cfg.gamma)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if cfg.anchor == "ema":
+            ema_update(anchor, policy, cfg.eta)
+        elif step % cfg.hard_period == 0:
+            anchor.load_state_dict(policy.state_dict())
+        train_s += time.perf_counter() - t0
+        loss_v = float(loss.detach())
+        if step % cfg.eval_every == 0 or step == cfg.max_steps:
+            rec = record(step, {"train_reward": float(batch.r.mean())})
+            bar.set_postfix(q=f"{rec.get('quantile', float('nan')):.3f}", kl=f"{rec.get('kl', float('nan')):.2f}")
+            stop = _check_stop(rec, target_q, kl_budget)
+            if stop:
+                reason = stop
+                break
+    bar.close()
+    return TrainResult(policy.eval(), history, reason, step, train_s, asdict(cfg), anchor)

@@ -1,0 +1,123 @@
+"""Evaluating a tiny-GPT policy against pi_ref: the numbers the demo prints and plots.
+
+At each evaluation (Sessa et al. 2024, Sec. 6 reports the same quantities at Gemma scale):
+
+* gold reward (VADER compound) and proxy reward of one sample per evaluation prompt;
+* the mean reference quantile E_pi[p_le(y)], with p_le(y) estimated per prompt as the fraction of k
+  samples of pi_ref (drawn once, independent of everything else) whose gold reward is <= r(y). For
+  Best-of-N from pi_ref it is N/(N+1) for continuous rewards (``bondlab.theory.bon_expected_quantile``);
+  ties in the reward push it above that;
+* KL(pi || pi_ref) per sequence, as the *exact* per-token KL summed along the policy's own samples:
+  sum_t KL(pi(. | x, y_<t) || pi_ref(. | x, y_<t)). Its mean over y ~ pi is the sequence-level KL (the
+  chain rule), with far less variance than the log-ratio log pi(y) - log pi_ref(y);
+* completion length (tokens, the end token included) and the fraction of samples that end with the end
+  token (a degenerate policy fills the length limit instead);
+* a few sample texts.
+
+Rewards are plain callables from a list of strings to an array (``bondlab.lm.rewards``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .model import GPT, completion_mask
+
+__all__ = ["RefPool", "token_kl", "sequence_kl", "texts_of", "score", "ref_pool", "quantile_against",
+           "evaluate", "EVAL_KEYS"]
+
+EVAL_KEYS = ("reward", "proxy_reward", "quantile", "kl", "length", "end_frac")
+
+
+def _no_grad_logits(model: GPT, idx: torch.Tensor, P: int, grad: bool) -> torch.Tensor:
+    with torch.set_grad_enabled(grad):
+        return F.log_softmax(model(idx)[:, P - 1:].float(), dim=-1)                  # (B, T, V)
+
+
+def token_kl(policy: GPT, ref: GPT, prompts: torch.Tensor, completions: torch.Tensor, *, grad: bool = False):
+    """(B, T) per-token KL(pi(. | x, y_<t) || pi_ref(. | x, y_<t)) on the given completions, 0 after the end
+    token, and the (B, T) mask. Exact over the vocabulary; differentiable in ``policy`` when ``grad``."""
+    policy._check_prompts(prompts)
+    if completions.ndim != 2 or completions.shape[0] != prompts.shape[0]:
+        raise ValueError(f"completions must be (B, T) with B = {prompts.shape[0]}, got {tuple(completions.shape)}")
+    P = prompts.shape[1]
+    idx = torch.cat([prompts, completions[:, :-1]], dim=1)                           # (B, P+T-1)
+    lp = _no_grad_logits(policy, idx, P, grad)                                        # (B, T, V)
+    lq = _no_grad_logits(ref, idx, P, False)                                          # (B, T, V)
+    p = lp.exp()
+    terms = torch.where(p > 0, p * (lp - lq), torch.zeros_like(p)).sum(-1)           # (B, T)
+    mask = completion_mask(completions, policy.cfg.end_id)
+    return torch.where(mask, terms, torch.zeros_like(terms)), mask
+
+
+def sequence_kl(policy: GPT, ref: GPT, prompts: torch.Tensor, completions: torch.Tensor) -> torch.Tensor:
+    """(B,) sum_t KL(pi(. | x, y_<t) || pi_ref(. | x, y_<t)) along each completion y (no grad). Averaged over
+    y ~ pi it equals KL(pi(. | x) || pi_ref(. | x)) over whole sequences."""
+    return token_kl(policy, ref, prompts, completions)[0].sum(1)
+
+
+def texts_of(tokenizer, prompt_texts, completions: torch.Tensor) -> list[str]:
+    """The full review texts: each prompt opening followed by its decoded completion."""
+    return [f"{p} {tokenizer.decode(c)}".strip() for p, c in zip(prompt_texts, completions)]
+
+
+def score(reward_fn, texts) -> np.ndarray:
+    """Call a reward (list of strings -> array) and check what comes back: (S,) finite float64."""
+    r = np.asarray(reward_fn(list(texts)), dtype=np.float64)
+    if r.shape != (len(texts),):
+        raise ValueError(f"reward returned shape {r.shape} for {len(texts)} texts")
+    if not np.all(np.isfinite(r)):
+        raise ValueError("reward returned NaN or inf")
+    return r
+
+
+@dataclass
+class RefPool:
+    """k gold rewards of pi_ref samples for each distinct prompt: the reference CDF the quantiles use."""
+    rewards: dict          # prompt text -> (k,) sorted float64 gold rewards of pi_ref completions
+    k: int                 # reference samples per prompt
+
+
+def ref_pool(ref: GPT, tokenizer, prompt_texts, gold, k: int, generator: torch.Generator,
+             max_new_tokens: int) -> RefPool:
+    """Draw k completions of pi_ref for every *distinct* prompt in ``prompt_texts`` and keep their sorted
+    gold rewards."""
+    if int(k) < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    distinct = sorted(set(prompt_texts))
+    rows = [p for p in distinct for _ in range(k)]
+    comp, _ = ref.generate(tokenizer.encode_prompts(rows), max_new_tokens, generator)
+    r = score(gold, texts_of(tokenizer, rows, comp)).reshape(len(distinct), k)
+    return RefPool({p: np.sort(r[i]) for i, p in enumerate(distinct)}, int(k))
+
+
+def quantile_against(pool: RefPool, prompt_texts, r) -> np.ndarray:
+    """(S,) p_hat_le(y) = fraction of the prompt's k reference rewards that are <= r(y)."""
+    r = np.asarray(r, dtype=np.float64)
+    out = np.empty(len(prompt_texts))
+    for i, (p, v) in enumerate(zip(prompt_texts, r)):
+        if p not in pool.rewards:
+            raise ValueError(f"prompt {p!r} has no reference samples in the pool")
+        out[i] = np.searchsorted(pool.rewards[p], v, side="right") / pool.k
+    return out
+
+
+def evaluate(policy: GPT, ref: GPT, tokenizer, prompt_texts, gold, proxy, pool: RefPool,
+             generator: torch.Generator, max_new_tokens: int, n_texts: int = 4) -> dict:
+    """One sample of ``policy`` per prompt; returns the means of :data:`EVAL_KEYS` and ``samples`` (texts)."""
+    prompts = tokenizer.encode_prompts(list(prompt_texts))
+    comp, mask = policy.generate(prompts, max_new_tokens, generator)                 # (B, T)
+    texts = texts_of(tokenizer, prompt_texts, comp)
+    r = score(gold, texts)
+    kl = sequence_kl(policy, ref, prompts, comp)                                      # (B,)
+    ended = (comp == policy.cfg.end_id).any(1)
+    return {"reward": float(r.mean()),
+            "proxy_reward": float(score(proxy, texts).mean()) if proxy is not None else None,
+            "quantile": float(quantile_against(pool, prompt_texts, r).mean()),
+            "kl": float(kl.mean()),
+            "length": float(mask.sum(1).double().mean()),
+            "end_frac": float(ended.double().mean()),
+            "samples": texts[:n_texts]}

@@ -1,0 +1,97 @@
+"""Plots for the small-LM demo (``bondlab demo``, notebook 06).
+
+Every helper takes ``ax=None`` (a new figure is made) and returns the axes; lines carry labels, so
+``{l.get_label(): l for l in ax.get_lines()}`` finds the data a helper drew. The input is the plain data
+``bondlab.lm.demo.run_demo`` returns (``result.data``): ``methods`` and ``history`` keyed by method name.
+Nothing here calls ``plt.show()``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..theory import bon_kl_bound
+
+__all__ = ["plot_reward_vs_kl", "plot_training_curve", "plot_exact_tracking", "METHOD_COLORS"]
+
+METHOD_COLORS = {"jbond": "C3", "reinforce_0.01": "C0", "reinforce_0.1": "C2", "reinforce_1": "C4",
+                 "jbond_keep_going": "C1"}
+
+
+def _ax(ax, figsize=(6.4, 4.2)):
+    if ax is None:
+        import matplotlib.pyplot as plt
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def _bon_names(methods) -> list[str]:
+    return sorted((m for m in methods if m.startswith("bon_")), key=lambda m: int(m.split("_")[1]))
+
+
+def _trained(history) -> list[str]:
+    return [m for m in history if m == "jbond" or m.startswith("reinforce_") or m == "jbond_keep_going"]
+
+
+def plot_reward_vs_kl(data: dict, metric: str = "reward", ax=None, highlight_n: float | None = None):
+    """Gold reward (or ``metric``) against KL(pi || pi_ref): every trained method's trajectory, Best-of-N
+    from pi_ref as points at its analytic KL log N - (N-1)/N (labelled ``BoN``), pi_ref at KL 0, and a star
+    at J-BOND's stop. ``highlight_n`` draws a vertical line at that N's KL bound (the slider in notebook 06)."""
+    ax = _ax(ax)
+    methods, history = data["methods"], data["history"]
+    bons = _bon_names(methods)
+    ns = [int(m.split("_")[1]) for m in bons]
+    xs = [float(bon_kl_bound(n)) for n in ns]
+    ys = [methods[m][metric] for m in bons]
+    if "ref" in methods:
+        ns, xs, ys = [1] + ns, [0.0] + xs, [methods["ref"][metric]] + ys
+    ax.plot(xs, ys, "ks--", label="BoN", ms=6, lw=0.8)
+    for n, x, y in zip(ns, xs, ys):
+        ax.annotate(f"N={n}", (x, y), textcoords="offset points", xytext=(4, -11), fontsize=8)
+    for m in _trained(history):
+        h = history[m]
+        ax.plot(h["kl"], h[metric], "o-", ms=3, color=METHOD_COLORS.get(m), label=m)
+    if "jbond" in methods and "jbond" in history:
+        j = methods["jbond"]
+        ax.plot([j["kl"]], [j[metric]], "*", ms=14, color="C3", label="jbond stop")
+    if highlight_n is not None:
+        ax.axvline(float(bon_kl_bound(highlight_n)), color="0.5", ls=":", lw=1, label=f"KL bound N={highlight_n:g}")
+    ax.set_xlabel("KL(pi || pi_ref)  [nats per sequence]")
+    ax.set_ylabel("gold reward (VADER)" if metric == "reward" else metric)
+    ax.set_title("reward vs KL: Best-of-N, J-BOND, REINFORCE")
+    ax.legend(fontsize=7, loc="lower right")
+    return ax
+
+
+def plot_training_curve(data: dict, metric: str = "quantile", x: str = "wall_s", ax=None,
+                        target: float | None = None):
+    """``metric`` of each trained method against ``x`` ("wall_s", training seconds, or "step"); ``target``
+    draws a horizontal line (e.g. the quantile N/(N+1) that stops J-BOND)."""
+    ax = _ax(ax)
+    history = data["history"]
+    for m in _trained(history):
+        h = history[m]
+        ax.plot(h[x], h[metric], "o-", ms=3, color=METHOD_COLORS.get(m), label=m)
+    if target is not None:
+        ax.axhline(target, color="k", ls="--", lw=0.8, label=f"target {target:.3f}")
+    ax.set_xlabel("training seconds" if x == "wall_s" else x)
+    ax.set_ylabel(metric)
+    ax.legend(fontsize=7)
+    return ax
+
+
+def plot_exact_tracking(exact: dict, direction: str = "backward", ax=None):
+    """The ``--exact`` run on the micro GPT: exact KL(pi || Best-of-2^m(pi_ref)) ("backward") or
+    KL(Best-of-2^m || pi) ("forward") for each m against the step, with the hard-anchor updates marked."""
+    ax = _ax(ax)
+    key = "kl_to_bon" if direction == "backward" else "kl_from_bon"
+    steps = np.asarray(exact["step"])
+    for n, vals in exact[key].items():
+        ax.plot(steps, vals, "-", label=f"N={n}")
+    for s in exact.get("anchor_steps", []):
+        ax.axvline(s, color="0.7", lw=0.8, ls=":")
+    ax.set_yscale("log")
+    ax.set_xlabel("J-BOND step (dotted: anchor replaced)")
+    ax.set_ylabel("KL(pi || BoN_N(pi_ref))" if direction == "backward" else "KL(BoN_N(pi_ref) || pi)")
+    ax.set_title("exact distance to Best-of-N over all micro sequences")
+    ax.legend(fontsize=7)
+    return ax
