@@ -32,7 +32,8 @@ from .theory import gao_bon, gao_rl
 
 __all__ = ["OveroptConfig", "Curves", "GaoFit", "QuantileView", "Overopt", "make_space", "n_grid", "beta_grid",
            "bon_curve_point", "bon_curves", "kl_regularised", "rl_curves", "fit_gao", "best_n", "best_n_from_fit",
-           "calibration", "mean_plug_in_target", "quantile_view", "run_overopt", "to_json"]
+           "calibration", "mean_plug_in_target", "quantile_view", "policy_curves", "bond_curves", "run_overopt",
+           "to_json"]
 
 
 @dataclass(frozen=True)
@@ -220,6 +221,43 @@ def rl_curves(ref_probs, gold, proxy, betas) -> Curves:
         out.append((kl, pi @ gold, pi @ proxy))
     out = np.array(out)
     return Curves(betas, out[:, 0], out[:, 1], out[:, 2])
+
+
+def policy_curves(ref_probs, gold, proxy, policies, params=None) -> Curves:
+    """The same three numbers (KL to pi_ref, gold, proxy) for any list of policies on the space, e.g. the
+    policies BOND or J-BOND distil (:mod:`bondlab.train`), so they can join the Best-of-N curves."""
+    ref_probs, gold, proxy = _check_pair(ref_probs, gold, proxy)
+    rows = []
+    for i, pi in enumerate(policies):
+        pi = V.probs(pi, f"policies[{i}]")
+        if pi.size != ref_probs.size:
+            raise ValueError(f"policies[{i}] has length {pi.size} but ref_probs has {ref_probs.size}")
+        on = pi > 0
+        if np.any(ref_probs[on] == 0):
+            raise ValueError(f"policies[{i}] puts mass where pi_ref has none: KL is infinite")
+        rows.append((max(0.0, float(np.sum(pi[on] * np.log(pi[on] / ref_probs[on])))), pi @ gold, pi @ proxy))
+    rows = np.array(rows).reshape(-1, 3)
+    param = np.arange(len(rows), dtype=np.float64) if params is None else np.asarray(params, dtype=np.float64)
+    return Curves(param, rows[:, 0], rows[:, 1], rows[:, 2])
+
+
+def bond_curves(space: Space, proxy, ns, *, family: str = "gaussian", steps: int = 300, lr: float = 0.01,
+                objective: str = "jeffreys", seed: int = 0) -> Curves:
+    """BOND (Sessa et al. 2024, Sec. 4, Jeffreys beta = 0.5, exact gradients) distilling Best-of-N on the
+    proxy into a policy ``family`` for every N in ``ns``; the final policies' KL, gold and proxy rewards.
+    A restricted family ('gaussian') cannot match pi_BoN exactly, so its points sit off the BoN curve."""
+    from .train import BondConfig, train_bond  # torch training loop; only needed here
+
+    if not isinstance(space, Space):
+        raise ValueError(f"space must be a bondlab.spaces.Space, got {type(space).__name__}")
+    proxy = V.rewards(proxy, space.ref_probs.size, "proxy")
+    on_proxy = Space(space.x, space.ref_probs, proxy, name="proxy")
+    pols = []
+    for n in ns:
+        policy, _ = train_bond(on_proxy, BondConfig(objective=objective, n=float(V.n_real(n, "ns")), family=family,
+                                                    gradient="exact", steps=steps, lr=lr, seed=seed))
+        pols.append(policy.probs_np())
+    return policy_curves(space.ref_probs, space.rewards, proxy, pols, ns)
 
 
 # ------------------------------------------------------------------------------------------------ fits

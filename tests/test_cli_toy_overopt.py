@@ -29,6 +29,7 @@ def test_writes_figures_and_json_keys(record):
     assert len(rec["n"]) == len(rec["kl"]) == len(rec["gold"]) == len(rec["proxy"]) >= 10
     assert rec["n"][0] == 1 and rec["n"][-1] == 10_000
     assert set(rec["fit"]) == {"bon", "rl"}
+    assert rec["bond"]["n"] == [4, 16] and len(rec["bond"]["gold"]) == 2   # smoke mode's BOND points
     assert rec["config"]["m"] == 30 and rec["config"]["noise"] == 0.3 and rec["config"]["seed"] == 2
 
 

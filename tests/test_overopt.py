@@ -4,8 +4,8 @@ import pytest
 
 from bondlab.bon import bon_probs, sample_bon
 from bondlab.divergences import kl
-from bondlab.overopt import (OveroptConfig, beta_grid, best_n, best_n_from_fit, bon_curves, calibration, fit_gao,
-                             kl_regularised, make_space, mean_plug_in_target, n_grid, quantile_view, rl_curves,
+from bondlab.overopt import (OveroptConfig, beta_grid, best_n, best_n_from_fit, bon_curves, bond_curves, calibration, fit_gao,
+                             kl_regularised, make_space, mean_plug_in_target, n_grid, policy_curves, quantile_view, rl_curves,
                              run_overopt, to_json)
 from bondlab.proxy import ProxyConfig, fit_proxy, pairwise_accuracy
 from bondlab.quantile_estimates import mc_p_le, plug_in_bon_probs
@@ -232,3 +232,22 @@ def test_bad_input():
         kl_regularised(sp.ref_probs, sp.rewards, 0.0)
     with pytest.raises(ValueError, match="cfg"):
         run_overopt(dict(m=3))
+
+
+def test_policy_curves_of_bon_policies_are_the_bon_curve(toy):
+    sp, proxy = toy
+    ns = [2, 9, 40]
+    c = policy_curves(sp.ref_probs, sp.rewards, proxy, [bon_probs(sp.ref_probs, proxy, n) for n in ns], ns)
+    b = bon_curves(sp.ref_probs, sp.rewards, proxy, ns)
+    np.testing.assert_allclose(c.kl, b.kl, rtol=1e-8)
+    np.testing.assert_allclose(c.gold, b.gold, rtol=1e-10)
+    with pytest.raises(ValueError, match=r"policies\[0\]"):
+        policy_curves(sp.ref_probs, sp.rewards, proxy, [np.ones(3) / 3])
+
+
+def test_bond_with_a_tabular_policy_lands_on_the_bon_curve(toy):
+    """Exact-gradient BOND with a free (tabular) policy distils pi_BoN itself: its point joins the BoN curve."""
+    sp, proxy = toy
+    c = bond_curves(sp, proxy, [8], family="tabular", steps=300, lr=0.1)
+    b = bon_curves(sp.ref_probs, sp.rewards, proxy, [8])
+    assert c.d[0] == pytest.approx(b.d[0], abs=0.02) and c.gold[0] == pytest.approx(b.gold[0], abs=0.01)

@@ -38,9 +38,10 @@ def plot_rewards(res, *, ax=None):
     return ax
 
 
-def plot_overopt(res, *, ax=None, show_rl: bool = True, show_fit: bool = True):
+def plot_overopt(res, *, ax=None, show_rl: bool = True, show_fit: bool = True, others: dict | None = None):
     """Gold and proxy (gold units) reward gain against d = sqrt KL for Best-of-N on the proxy, the
-    KL-regularised optimum, Gao et al.'s fitted forms, and the best N, true and from the fit."""
+    KL-regularised optimum, Gao et al.'s fitted forms, and the best N, true and from the fit.
+    ``others`` maps a label to more :class:`bondlab.overopt.Curves` (e.g. BOND policies), drawn as markers."""
     ax = _ax(ax)
     g0 = res.extra["gold_ref"]
     a, b = res.calib
@@ -58,6 +59,8 @@ def plot_overopt(res, *, ax=None, show_rl: bool = True, show_fit: bool = True):
         if show_rl:
             ax.plot(dd, res.fit_rl(dd), ":", color="C0", lw=2,
                     label=f"fit d(a - b log d): a={res.fit_rl.alpha:.3g}, b={res.fit_rl.beta:.3g}")
+    for i, (label, c) in enumerate((others or {}).items()):
+        ax.plot(c.d, c.gold - g0, "s", color=f"C{4 + i}", ms=6, label=f"gold, {label}")
     for n, style, name in ((res.best_n_true, "-", "true"), (res.best_n_fit, "--", "fit")):
         i = int(np.argmin(np.abs(bon.param - n)))
         ax.axvline(bon.d[i], color="C2", ls=style, lw=1, label=f"best N ({name}) = {n}")
