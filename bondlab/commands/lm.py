@@ -49,19 +49,15 @@ def run_pretrain(args) -> int:
 
 
 def run_sample(args) -> int:
-    from ..lm import LMPolicy, load_pretrained, review_prompts
+    from ..lm import LMPolicy, best_of_n, load_pretrained, review_prompts
     from ..lm.rewards import reward_fn
     n = V.positive_int(args.n, "--n")
     model, tok = load_pretrained("reviews")
     prompt = args.prompt
     if prompt is None:
         prompt = review_prompts(1, np.random.default_rng(args.seed))[0]
-    policy = LMPolicy(model, tok)
-    gen = torch.Generator().manual_seed(args.seed)
-    comp, _ = policy.sample([prompt] * n, gen)
-    texts = policy.texts([prompt] * n, comp)
-    r = reward_fn(args.reward)(texts)
-    best = int(np.argmax(r))                                  # first argmax, as in Best-of-N
+    res = best_of_n(LMPolicy(model, tok), [prompt], n, reward_fn(args.reward), torch.Generator().manual_seed(args.seed))
+    texts, r, best = res["texts"][0], res["rewards"][0], int(res["best"][0])   # first argmax, as in Best-of-N
     print(f"prompt: {prompt!r}   reward: {args.reward}   N = {n}")
     for i, (t, ri) in enumerate(zip(texts, r)):
         print(f"{'*' if i == best else ' '} {i:3d}  {ri:+.3f}  {t}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .bestofn import best_of_n, bon_reward_curve
 from .checkpoints import load_checkpoint, save_checkpoint
 from .corpus import (Tokenizer, micro_reward, micro_tokenizer, review_prompts, review_tokenizer, sample_micro,
                      sample_reviews)
@@ -22,7 +23,7 @@ __all__ = ["load_pretrained", "asset_path", "PRETRAINED", "GPT", "GPTConfig", "c
            "Tokenizer", "review_tokenizer", "micro_tokenizer", "sample_reviews", "sample_micro", "review_prompts",
            "micro_reward", "VaderReward", "ProxyReward", "ProxyConfig", "train_proxy", "MicroSpace", "micro_space",
            "exact_bon_log_probs", "exact_kl", "kl_to_target", "jeffreys_to_target", "reward_law",
-           "sample_bon_indices", "save_checkpoint", "load_checkpoint"]
+           "sample_bon_indices", "save_checkpoint", "load_checkpoint", "best_of_n", "bon_reward_curve"]
 
 PRETRAINED = ("reviews", "micro")
 ASSETS = Path(__file__).resolve().parent / "assets"

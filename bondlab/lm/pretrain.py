@@ -25,7 +25,7 @@ MODEL_NAMES = ("reviews", "micro")
 
 @dataclass
 class TrainConfig:
-    steps: int = 3000          # optimizer steps
+    steps: int = 2000          # optimizer steps
     batch_size: int = 64       # sequences per step
     lr: float = 2e-3           # peak learning rate (AdamW), cosine-decayed to lr / 10
     warmup: int = 100          # linear warm-up steps
