@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from . import _validate as V
 from . import objectives as O
-from .bon import bon_probs
+from .bon import bon_probs, quantiles
 from .policies import Policy
 from .spaces import Space
 from .train import BondStep, _check_common, _init, metrics, new_history, objective_beta, record
@@ -63,13 +63,14 @@ def train_iterative(space: Space, cfg: IterativeConfig | None = None, *, policy:
     step.set_anchor(anchor.probs_np())
     opt = torch.optim.Adam(policy.parameters(), lr=cfg.lr)
     hist = new_history()
+    _, p_le = quantiles(space.ref_probs, space.rewards)
     hist["bon_equivalent_n"], hist["round_end"] = [], []
     for t in tqdm(range(steps), disable=not progress, desc="iterative BOND"):
         loss = step.loss(policy)
         opt.zero_grad()
         loss.backward()
         opt.step()
-        record(hist, metrics(policy.probs_np(), step.target, space, step.anchor_probs, cfg.beta))
+        record(hist, metrics(policy.probs_np(), step.target, space, step.anchor_probs, cfg.beta, p_le=p_le))
         if eta > 0:
             anchor.ema_update_(policy, eta)
         elif (t + 1) % cfg.period == 0:
@@ -115,6 +116,7 @@ def train_jbond(space: Space, cfg: JBondConfig | None = None, *, policy: Policy 
     r = torch.tensor(space.rewards)                                                   # (K,)
     opt = torch.optim.Adam(policy.parameters(), lr=cfg.lr)
     hist = new_history()
+    _, p_le = quantiles(space.ref_probs, space.rewards)
     for _ in tqdm(range(cfg.steps), disable=not progress, desc="J-BOND"):
         with torch.no_grad():
             log_anchor = anchor.log_probs()                                           # (K,)
@@ -132,6 +134,6 @@ def train_jbond(space: Space, cfg: JBondConfig | None = None, *, policy: Policy 
         opt.zero_grad()
         loss.backward()
         opt.step()
-        record(hist, metrics(policy.probs_np(), bon_probs(anchor_probs, space.rewards, 2), space, anchor_probs, cfg.beta))
+        record(hist, metrics(policy.probs_np(), bon_probs(anchor_probs, space.rewards, 2), space, anchor_probs, cfg.beta, p_le=p_le))
         anchor.ema_update_(policy, eta)
     return policy, hist

@@ -44,11 +44,12 @@ def _norm(p: np.ndarray) -> np.ndarray:
     return p / p.sum()
 
 
-def metrics(policy_probs, target_probs, space: Space, anchor_probs=None, beta: float = 0.5) -> dict:
-    """The exact metrics of :data:`METRICS` for one policy, as floats."""
+def metrics(policy_probs, target_probs, space: Space, anchor_probs=None, beta: float = 0.5, *, p_le=None) -> dict:
+    """The exact metrics of :data:`METRICS` for one policy, as floats (``p_le`` under pi_ref may be passed in)."""
     pi, tgt = _norm(policy_probs), _norm(target_probs)
     anchor = space.ref_probs if anchor_probs is None else _norm(anchor_probs)
-    _, p_le = quantiles(space.ref_probs, space.rewards)
+    if p_le is None:
+        _, p_le = quantiles(space.ref_probs, space.rewards)
     fwd, bwd = kl(tgt, pi), kl(pi, tgt)
     return dict(fwd_kl=fwd, bwd_kl=bwd, jeffreys=(1 - beta) * fwd + beta * bwd, kl_ref=kl(pi, space.ref_probs),
                 kl_anchor=kl(pi, anchor), quantile=float(pi @ p_le), reward=float(pi @ space.rewards),
@@ -169,12 +170,13 @@ def train_bond(space: Space, cfg: BondConfig | None = None, *, policy: Policy | 
     step = BondStep(space, cfg, cfg.objective, cfg.beta, cfg.n, rng, gen)
     opt = torch.optim.Adam(policy.parameters(), lr=cfg.lr)
     hist = new_history()
+    _, p_le = quantiles(space.ref_probs, space.rewards)
     for _ in tqdm(range(cfg.steps), disable=not progress, desc=f"BOND {cfg.objective}"):
         loss = step.loss(policy)
         opt.zero_grad()
         loss.backward()
         opt.step()
-        record(hist, metrics(policy.probs_np(), step.target, space, space.ref_probs, cfg.beta))
+        record(hist, metrics(policy.probs_np(), step.target, space, space.ref_probs, cfg.beta, p_le=p_le))
     return policy, hist
 
 
@@ -199,6 +201,7 @@ def train_reinforce(space: Space, cfg: ReinforceConfig | None = None, *, policy:
     log_ref, r = torch.tensor(np.log(space.ref_probs)), torch.tensor(space.rewards)
     opt = torch.optim.Adam(policy.parameters(), lr=cfg.lr)
     hist = new_history()
+    _, p_le = quantiles(space.ref_probs, space.rewards)
     for _ in tqdm(range(cfg.steps), disable=not progress, desc="REINFORCE"):
         if cfg.gradient == "exact":
             loss = O.reinforce_objective_exact(policy.log_probs(), log_ref, r, cfg.beta_rl)
@@ -208,5 +211,5 @@ def train_reinforce(space: Space, cfg: ReinforceConfig | None = None, *, policy:
         opt.zero_grad()
         loss.backward()
         opt.step()
-        record(hist, metrics(policy.probs_np(), target, space, space.ref_probs))
+        record(hist, metrics(policy.probs_np(), target, space, space.ref_probs, p_le=p_le))
     return policy, hist

@@ -1,0 +1,161 @@
+"""``bondlab toy divergences|iterative|jbond``: distillation on toy spaces, with exact metrics at every step.
+
+- ``divergences``: fit forward, backward and Jeffreys BOND (exact gradients) to Best-of-N of a bimodal
+  pi_ref, with a restricted (Gaussian) or tabular policy; the JSON history is the Jeffreys run.
+- ``iterative``: iterative BOND, Best-of-n of an anchor that is reset every steps/rounds steps (or moved
+  by an EMA with ``--eta``); the JSON adds ``bon_equivalent_n``, the n^M of each hard-anchor round.
+- ``jbond``: J-BOND (Algorithm 2, sampled, n = 2, EMA anchor) and a REINFORCE baseline on the same space.
+
+Figures (PNG) go into ``--out``; ``--json FILE`` writes {"config", "history", ...} with the metric lists
+of :data:`bondlab.train.METRICS`. Same ``--seed``, same numbers.
+"""
+from __future__ import annotations
+
+import json
+import pathlib
+import time
+
+import matplotlib
+import numpy as np
+import torch
+
+from ..jbond import IterativeConfig, JBondConfig, train_iterative, train_jbond
+from ..plots.distill import plot_fits, plot_history, plot_quantile_vs_step, plot_reward_vs_kl
+from ..policies import FAMILIES
+from ..smoke import smoke_mode
+from ..spaces import grid_mixture
+from ..train import BondConfig, ReinforceConfig, train_bond, train_reinforce
+
+FULL_STEPS = {"divergences": 400, "iterative": 600, "jbond": 600}   # default --steps in full mode
+SMOKE_STEPS = {"divergences": 60, "iterative": 80, "jbond": 60}     # ... with --smoke / BONDLAB_SMOKE=1
+DEFAULT_N = {"divergences": 4, "iterative": 2, "jbond": 2}           # default --n
+ROUNDS = 4                 # hard-anchor rounds of `iterative` (period = steps // ROUNDS)
+BETA_RL = 0.1              # KL weight of the REINFORCE baseline beside J-BOND
+
+
+def register(groups):
+    toy = groups["toy"]
+    helps = {
+        "divergences": "forward vs backward vs Jeffreys BOND on a bimodal target (exact gradients)",
+        "iterative": "iterative BOND: Best-of-n of a moving anchor tracks Best-of-n^M",
+        "jbond": "J-BOND (Algorithm 2, sampled) against a REINFORCE baseline",
+    }
+    for name, text in helps.items():
+        p = toy.add_parser(name, help=text, description=text + ". Writes figures into --out; --json writes the history.")
+        p.add_argument("--n", type=float, default=None, help=f"N of Best-of-N (default {DEFAULT_N[name]}; jbond needs 2)")
+        p.add_argument("--beta", type=float, default=0.5, help="Jeffreys weight on the backward KL (default 0.5)")
+        p.add_argument("--eta", type=float, default=None,
+                       help="EMA rate of the anchor (jbond default 0.05; iterative: EMA instead of hard resets)")
+        p.add_argument("--gamma", type=float, default=0.0, help="J-BOND regulariser gamma KL(pi||pi_anchor) (default 0)")
+        p.add_argument("--steps", type=int, default=None,
+                       help=f"optimiser steps (default {FULL_STEPS[name]}; {SMOKE_STEPS[name]} in smoke mode)")
+        p.add_argument("--seed", type=int, default=0, help="seed of the numpy and torch generators (default 0)")
+        p.add_argument("--out", default="runs", help="folder for the figures (default runs/)")
+        p.add_argument("--json", default=None, help="write {config, history, ...} to this JSON file")
+        p.add_argument("--smoke", action="store_true", help="a quick run with few steps")
+        if name == "divergences":
+            p.add_argument("--family", choices=FAMILIES, default="gaussian", help="policy family (default gaussian)")
+        else:
+            p.add_argument("--gradient", choices=("exact", "sampled"), default="exact" if name == "iterative" else "sampled",
+                           help="exact expectation or the paper's sampled estimators")
+        p.set_defaults(func=run, distill=name)
+
+
+def _check(args):
+    name = args.distill
+    n = DEFAULT_N[name] if args.n is None else args.n
+    if name == "jbond" and n != 2:
+        raise ValueError(f"n must be 2 for jbond (Algorithm 2 compares one policy sample with two anchor samples), got {n:g}")
+    if not (np.isfinite(n) and n >= 1) or (float(n) != int(n)):
+        raise ValueError(f"n must be a whole number >= 1, got {n!r}")
+    steps = args.steps if args.steps is not None else (SMOKE_STEPS if (args.smoke or smoke_mode()) else FULL_STEPS)[name]
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    if name == "iterative" and args.eta is None and steps < ROUNDS:
+        raise ValueError(f"steps must be >= {ROUNDS} (one per hard-anchor round), got {steps}")
+    if not (0.0 <= args.beta <= 1.0):
+        raise ValueError(f"beta must lie in [0, 1], got {args.beta}")
+    if args.eta is not None and not (0.0 < args.eta <= 1.0):
+        raise ValueError(f"eta must lie in (0, 1], got {args.eta}")
+    if not (np.isfinite(args.gamma) and args.gamma >= 0):
+        raise ValueError(f"gamma must be >= 0, got {args.gamma}")
+    return int(n), int(steps)
+
+
+def _save(fig, path: pathlib.Path) -> str:
+    fig.savefig(path, dpi=100)
+    return str(path)
+
+
+def run(args) -> int:
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    n, steps = _check(args)
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    config = {k: v for k, v in vars(args).items() if k not in ("func",)}
+    config.update(n=n, steps=steps)
+    t0 = time.perf_counter()
+    result: dict = {"config": config}
+    figures = []
+    if args.distill == "divergences":
+        space = grid_mixture(k=61, weights=(0.5, 0.5), means=(-0.5, 0.5), scales=(0.15, 0.15), reward="two_peaks")
+        runs, fits = {}, {}
+        for obj in ("forward", "backward", "jeffreys"):
+            pol, runs[obj] = train_bond(space, BondConfig(objective=obj, beta=args.beta, n=n, family=args.family,
+                                                          steps=steps, lr=0.1, seed=args.seed), progress=True)
+            fits[obj] = pol.probs_np()
+        from ..bon import bon_probs
+        fig, axes = plt.subplots(1, 3, figsize=(14, 3.6), layout="constrained")
+        plot_fits(space.x, bon_probs(space.ref_probs, space.rewards, n), fits, ref=space.ref_probs, ax=axes[0])
+        plot_history(runs, "fwd_kl", log=True, ax=axes[1])
+        plot_history(runs, "entropy", ax=axes[2])
+        figures.append(_save(fig, out / "divergences.png"))
+        result["history"], result["runs"] = runs["jeffreys"], runs
+        print(f"{'objective':<10} {'KL(BoN||pi)':>12} {'KL(pi||BoN)':>12} {'entropy':>9}   family={args.family}, N={n}")
+        for obj, h in runs.items():
+            print(f"{obj:<10} {h['fwd_kl'][-1]:>12.4f} {h['bwd_kl'][-1]:>12.4f} {h['entropy'][-1]:>9.4f}")
+    elif args.distill == "iterative":
+        space = grid_mixture(k=101, weights=(0.6, 0.4), reward="linear")
+        ema = args.eta is not None
+        rounds, period = (1, steps) if ema else (ROUNDS, max(1, steps // ROUNDS))
+        cfg = IterativeConfig(n=n, rounds=rounds, period=period, eta=args.eta or 0.0, beta=args.beta,
+                              gradient=args.gradient, lr=0.1 if args.gradient == "exact" else 0.05, seed=args.seed)
+        _, h = train_iterative(space, cfg, progress=True)
+        result["bon_equivalent_n"] = h.pop("bon_equivalent_n")
+        result["round_end"] = h.pop("round_end")
+        result["history"] = h
+        fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), layout="constrained")
+        marks = result["bon_equivalent_n"] or [float(n) ** m for m in range(1, ROUNDS + 1)]
+        plot_quantile_vs_step({**h, "round_end": result["round_end"]}, space, bon_ns=marks, ax=axes[0])
+        plot_quantile_vs_step({**h, "round_end": result["round_end"]}, space, key="kl_ref", bon_ns=marks, ax=axes[1])
+        figures.append(_save(fig, out / "iterative.png"))
+        print(f"Best-of-n^M reached by hard rounds: {result['bon_equivalent_n']}")
+        print(f"final quantile {h['quantile'][-1]:.4f}, KL(pi||pi_ref) {h['kl_ref'][-1]:.4f}, "
+              f"KL(BoN_n(anchor)||pi) {h['fwd_kl'][-1]:.4g}")
+    else:
+        space = grid_mixture(k=101, weights=(0.6, 0.4), reward="linear")
+        eta = 0.05 if args.eta is None else args.eta
+        config["eta"] = eta
+        _, h = train_jbond(space, JBondConfig(beta=args.beta, gamma=args.gamma, eta=eta, gradient=args.gradient,
+                                              steps=steps, seed=args.seed), progress=True)
+        _, hr = train_reinforce(space, ReinforceConfig(beta_rl=BETA_RL, gradient=args.gradient, steps=steps,
+                                                       seed=args.seed), progress=True)
+        result["history"], result["baselines"] = h, {f"reinforce_{BETA_RL:g}": hr}
+        fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), layout="constrained")
+        plot_quantile_vs_step(h, space, bon_ns=(2, 4, 8, 16), label="J-BOND", ax=axes[0])
+        plot_reward_vs_kl({"J-BOND": h, f"REINFORCE β_RL={BETA_RL:g}": hr}, space, bon_ns=(2, 4, 8, 16), ax=axes[1])
+        figures.append(_save(fig, out / "jbond.png"))
+        print(f"J-BOND:    quantile {h['quantile'][-1]:.4f}  reward {h['reward'][-1]:.4f}  KL(pi||pi_ref) {h['kl_ref'][-1]:.4f}")
+        print(f"REINFORCE: quantile {hr['quantile'][-1]:.4f}  reward {hr['reward'][-1]:.4f}  KL(pi||pi_ref) {hr['kl_ref'][-1]:.4f}")
+    plt.close("all")
+    wall = time.perf_counter() - t0
+    result["wall_s"] = wall
+    print(f"figures: {', '.join(figures)}   ({wall:.2f} s)")
+    if args.json:
+        pathlib.Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        pathlib.Path(args.json).write_text(json.dumps(result, indent=1))
+        print(f"wrote {args.json}")
+    return 0
