@@ -1,8 +1,15 @@
-// MathJax settings for pymdownx.arithmatex (generic mode): \( \) inline, \[ \] display.
+// MathJax 3 settings: theory pages use pymdownx.arithmatex (generic mode: \( \) inline, \[ \] display);
+// notebook pages (mkdocs-jupyter) keep Jupyter's $ and $$ delimiters. Code blocks are never typeset.
 window.MathJax = {
-  tex: { inlineMath: [["\\(", "\\)"]], displayMath: [["\\[", "\\]"]], processEscapes: true, processEnvironments: true },
-  options: { ignoreHtmlClass: ".*|", processHtmlClass: "arithmatex" }
+  tex: {
+    inlineMath: [["\\(", "\\)"], ["$", "$"]],
+    displayMath: [["\\[", "\\]"], ["$$", "$$"]],
+    processEscapes: true,
+    processEnvironments: true
+  }
 };
-document$.subscribe(() => {
-  if (window.MathJax && MathJax.typesetPromise) { MathJax.startupDocument?.(); MathJax.typesetPromise(); }
-});
+if (typeof document$ !== "undefined") {
+  document$.subscribe(() => {
+    if (window.MathJax && MathJax.typesetPromise) { MathJax.startupDocument?.(); MathJax.typesetPromise(); }
+  });
+}
