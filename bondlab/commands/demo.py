@@ -27,11 +27,19 @@ def register(groups) -> None:
                    help="REINFORCE gets J-BOND's training seconds (wall, the default) or its number of steps "
                         "(steps, deterministic; the default with --smoke)")
     p.add_argument("--seed", type=int, default=0, help="seed of every generator (default 0)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch CPU threads (default 1: the model is small, and one thread was faster than two on a "
+                        "busy 2-core machine)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    import torch
+
     from ..lm.demo import DemoConfig, format_table, run_demo, write_outputs
+    if args.threads < 1:
+        raise ValueError(f"--threads must be a positive integer, got {args.threads}")
+    torch.set_num_threads(args.threads)
     smoke = bool(args.smoke or smoke_mode())
     kw = dict(target_n=args.target_n, exact=args.exact, keep_going=args.keep_going, seed=args.seed)
     if args.budget is not None:
