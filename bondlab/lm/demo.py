@@ -71,7 +71,8 @@ class DemoConfig:
         kw.setdefault("budget", "steps")
         jb = kw.pop("jbond", None) or JBondConfig(max_steps=12, batch_prompts=16, eval_every=4, warmup=2)
         rf = kw.pop("reinforce", None) or ReinforceConfig(max_steps=12, batch_prompts=8, eval_every=4, warmup=2)
-        return cls(smoke=True, eval_prompts=40, ref_k=16, keep_going_steps=8, jbond=jb, reinforce=rf, **kw)
+        sizes = {"eval_prompts": 40, "ref_k": 16, "keep_going_steps": 8}
+        return cls(**{**sizes, **kw, "smoke": True, "jbond": jb, "reinforce": rf})
 
 
 @dataclass

@@ -1,0 +1,71 @@
+"""Notebook 06's panel: target N, beta, eta, gamma and the learning rate of J-BOND on the tiny GPT.
+
+Moving a slider never trains (training takes seconds to minutes); it redraws the reward-vs-KL figure of a
+finished demo run with the chosen N's Best-of-N point and KL bound marked, updates a readout of what that
+N asks of J-BOND (the stop quantile N/(N+1), the KL bound log N - (N-1)/N, the Best-of-N reward measured
+in the run), and rebuilds ``panel.state["config"]``, the :class:`bondlab.lm.jbond.JBondConfig` the next
+training cell uses. Every callback is exact arithmetic plus one small PNG, so it answers at once.
+"""
+from __future__ import annotations
+
+import ipywidgets as W
+from matplotlib.figure import Figure
+
+from ..lm.jbond import JBondConfig, quantile_target
+from ..plots.lm import plot_reward_vs_kl
+from ..theory import bon_kl_bound
+from .bon import Panel, figure_png, readout_table
+
+__all__ = ["jbond_panel"]
+
+
+def jbond_panel(data: dict, target_n: float = 8.0, beta: float = 0.5, eta: float = 0.05, gamma: float = 0.0,
+                lr: float = 3e-4, base: JBondConfig | None = None) -> Panel:
+    """Sliders for J-BOND's target N (log scale, 2 to 64), beta, eta, gamma and the learning rate over the
+    results ``data`` of :func:`bondlab.lm.demo.run_demo` (``result.data``). ``base`` supplies the other
+    config fields (steps, batch size) of ``state["config"]``."""
+    if not isinstance(data, dict) or "methods" not in data or "history" not in data:
+        raise ValueError("data must be the dict run_demo returns as result.data (with 'methods' and 'history')")
+    base = base or JBondConfig()
+    controls = {
+        "target_n": W.FloatLogSlider(value=target_n, base=2, min=1, max=6, step=0.5, description="target N",
+                                     readout_format=".3g"),
+        "beta": W.FloatSlider(value=beta, min=0.0, max=1.0, step=0.05, description="beta"),
+        "eta": W.FloatLogSlider(value=eta, base=10, min=-3, max=0, step=0.1, description="eta",
+                                readout_format=".3g"),
+        "gamma": W.FloatSlider(value=gamma, min=0.0, max=4.0, step=0.25, description="gamma"),
+        "lr": W.FloatLogSlider(value=lr, base=10, min=-5, max=-2, step=0.1, description="lr", readout_format=".1e"),
+    }
+    fig = Figure(figsize=(7, 4.4), layout="constrained")
+    ax = fig.subplots()
+    readout = W.HTML()
+    image = W.Image(format="png")
+    state: dict = {}
+
+    def update(*_):
+        n = float(controls["target_n"].value)
+        b, e, g, lr_ = (float(controls[k].value) for k in ("beta", "eta", "gamma", "lr"))
+        state["config"] = JBondConfig(**{**base.__dict__, "target_n": n, "beta": b, "eta": e, "gamma": g, "lr": lr_})
+        ax.clear()
+        plot_reward_vs_kl(data, ax=ax, highlight_n=n)
+        image.value = figure_png(fig)
+        bon = data["methods"].get(f"bon_{n:g}")
+        objective = "forward only (SFT on the better anchor sample)" if b == 0 else \
+            "backward only (policy gradient)" if b == 1 else f"{1 - b:.2f} forward + {b:.2f} backward"
+        readout.value = readout_table([
+            ("target_n", "target N", f"{n:.4g}"),
+            ("quantile_target", "stop at E[p<sub>&le;</sub>] = N/(N+1)", f"{quantile_target(n):.4f}"),
+            ("kl_bound", "Best-of-N KL bound log N &minus; (N&minus;1)/N", f"{float(bon_kl_bound(n)):.4f}"),
+            ("bon_reward", "Best-of-N gold reward in this run", f"{bon['reward']:.3f}" if bon else "not run"),
+            ("objective", "objective", objective),
+            ("anchor", "EMA anchor averages the last", f"~{1 / e:.0f} steps" if e > 0 else "never moves"),
+            ("gamma", "regulariser", f"{g:g} &middot; KL(&pi; &#8214; &pi;<sub>anchor</sub>), descent sign"),
+            ("lr", "learning rate", f"{lr_:.1e}"),
+        ])
+
+    for c in controls.values():
+        c.observe(update, names="value")
+    update()
+    widget = W.VBox([W.HBox([controls["target_n"], controls["beta"], controls["eta"]]),
+                     W.HBox([controls["gamma"], controls["lr"]]), image, readout])
+    return Panel(controls, readout, image, fig, widget, update, state)
