@@ -81,6 +81,9 @@ class DemoResult:
     policies: dict    # method name -> trained GPT (jbond, reinforce_<beta>)
     ref: object       # pi_ref (GPT)
     tokenizer: object  # its tokenizer
+    evaluate: object = None  # evaluate(policy) -> dict of EVAL_KEYS on the run's prompts and reference pool
+    gold: object = None      # the gold reward (texts -> array)
+    proxy: object = None     # the proxy reward, or None
 
 
 def _clean(v):
@@ -211,7 +214,7 @@ def run_demo(cfg: DemoConfig | None = None, *, ref=None, tokenizer=None, gold=No
         elif stage == "exact":
             data["exact"] = run_exact(cfg, progress=progress)
     bar.close()
-    return DemoResult(data, policies, ref, tokenizer)
+    return DemoResult(data, policies, ref, tokenizer, evaluator(cfg.seed + 3), gold, proxy)
 
 
 def _config_dict(cfg: DemoConfig) -> dict:
