@@ -187,14 +187,17 @@ ax = plot_history(runs, "kl_anchor")
 for k_, h_ in runs.items():
     print(f"{k_:13s} mean KL(pi || pi_anchor) = {np.mean(h_['kl_anchor']):.4f}")"""),
 ("md", """## Best-of-N matching vs reward maximising
-REINFORCE with a KL penalty β_RL maximises E[r] − β_RL·KL(π ‖ π_ref); its optimum is π_ref·exp(r/β_RL)/Z."""),
+REINFORCE with a KL penalty β_RL maximises E[r] − β_RL·KL(π ‖ π_ref) = β_RL·(log Z − KL(π ‖ π*)), with the optimum
+π* = π_ref·exp(r/β_RL)/Z. So KL(π ‖ π*) measures how far each run still is from its optimum."""),
 ("code", """from bondlab.objectives import rlhf_optimal_probs
 from bondlab.train import ReinforceConfig, train_reinforce
 
 fronts = {"J-BOND": jb["sampled"]}
 for beta_rl in (0.05, 0.2):
     pol, fronts[f"REINFORCE β_RL={beta_rl}"] = train_reinforce(space, ReinforceConfig(beta_rl=beta_rl, steps=steps))
-    print(f"β_RL={beta_rl}: KL(optimum || pi) = {B.kl(rlhf_optimal_probs(space.ref_probs, space.rewards, beta_rl), pol.probs_np()):.4f}")
+    opt = rlhf_optimal_probs(space.ref_probs, space.rewards, beta_rl)
+    print(f"β_RL={beta_rl}: KL(pi || pi*) = {B.kl(pol.probs_np(), opt):.4f} after {steps} steps;"
+          f" pi* has E[r] = {opt @ space.rewards:.3f} at KL(pi* || pi_ref) = {B.kl(opt, space.ref_probs):.3f}")
 plot_reward_vs_kl(fronts, space, bon_ns=(2, 4, 8, 16));"""),
 ("md", """## Try it: n, anchor period or η, γ and β"""),
 ("code", """from bondlab.widgets.iterative import iterative_panel
