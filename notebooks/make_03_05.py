@@ -17,7 +17,7 @@ import torch
 
 import bondlab as B
 from bondlab.smoke import pick
-torch.set_num_threads(2)
+torch.set_num_threads(1)   # tiny tensors: one thread is fastest
 %matplotlib inline"""
 
 nb03 = [
