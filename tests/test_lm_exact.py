@@ -12,7 +12,14 @@ from bondlab.lm import (GPT, GPTConfig, exact_bon_log_probs, exact_kl, jeffreys_
                         load_pretrained, micro_space, reward_law, sample_bon_indices)
 from bondlab.theory import bon_kl, bon_kl_bound
 
-torch.set_num_threads(1)
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """One torch thread here (the 2 shared cores are busy); restored afterwards."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,14 @@ import torch
 
 from bondlab.lm import ProxyConfig, VaderReward, sample_reviews, train_proxy
 
-torch.set_num_threads(1)
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread():
+    """One torch thread here (the 2 shared cores are busy); restored afterwards."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

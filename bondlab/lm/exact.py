@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from ..bon import bon_log_probs_torch
 from .corpus import MICRO_LENGTH, MICRO_SYMBOLS, Tokenizer, micro_reward, micro_tokenizer
@@ -200,7 +201,8 @@ def sample_bon_indices(model: GPT, n: int, draws: int, generator: torch.Generato
         raise ValueError(f"draws must be a positive integer, got {draws!r}")
     idx = []
     total = n * draws
-    for lo in range(0, total, batch):
+    starts = range(0, total, batch)
+    for lo in tqdm(starts, desc=f"Best-of-{n} draws", disable=len(starts) <= 4, leave=False):
         b = min(batch, total - lo)
         prompts = torch.full((b, 1), space.tokenizer.bos_id, dtype=torch.long)
         comp, _ = model.generate(prompts, space.length, generator)
