@@ -19,6 +19,7 @@ import matplotlib
 import numpy as np
 import torch
 
+from ..bon import bon_probs
 from ..jbond import IterativeConfig, JBondConfig, train_iterative, train_jbond
 from ..plots.distill import plot_fits, plot_history, plot_quantile_vs_step, plot_reward_vs_kl
 from ..policies import FAMILIES
@@ -107,7 +108,6 @@ def run(args) -> int:
             pol, runs[obj] = train_bond(space, BondConfig(objective=obj, beta=args.beta, n=n, family=args.family,
                                                           steps=steps, lr=0.1, seed=args.seed), progress=True)
             fits[obj] = pol.probs_np()
-        from ..bon import bon_probs
         fig, axes = plt.subplots(1, 3, figsize=(14, 3.6), layout="constrained")
         plot_fits(space.x, bon_probs(space.ref_probs, space.rewards, n), fits, ref=space.ref_probs, ax=axes[0])
         plot_history(runs, "fwd_kl", log=True, ax=axes[1])

@@ -10,6 +10,7 @@ import ipywidgets as W
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..bon import bon_probs
 from ..divergences import entropy
 from ..plots.distill import plot_fits
 from ..policies import FAMILIES
@@ -58,7 +59,6 @@ def distill_panel(beta: float = 0.5, n: int = 4, weight: float = 0.5, family: st
         state.update(space=space, fits=fits, histories=hists)
         for ax in (ax_fit, ax_kl, ax_h):
             ax.clear()
-        from ..bon import bon_probs
         target = bon_probs(space.ref_probs, space.rewards, n_)
         state["target"] = target
         plot_fits(space.x, target, {("jeffreys β=%.2f" % b if o == "jeffreys" else o): p for o, p in fits.items()},
