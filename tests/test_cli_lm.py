@@ -76,3 +76,5 @@ def test_lm_bad_input_is_one_clear_line(capsys, tmp_path):
     assert "zebra" in capsys.readouterr().err
     assert main(["lm", "exact", "--n", "2", "--draws", "-1", "--json", str(tmp_path / "x.json")]) == 2
     assert "--draws" in capsys.readouterr().err
+    assert main(["lm", "exact", "--n", "2", "--json", str(tmp_path / "no" / "x.json")]) == 2
+    assert "--json" in capsys.readouterr().err

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -87,6 +88,9 @@ def exact_report(n: int, draws: int, seed: int = 0) -> dict:
 def run_exact(args) -> int:
     n = V.positive_int(args.n, "--n")
     draws = V.positive_int(args.draws, "--draws") if args.draws is not None else pick(20_000, 2_000)
+    folder = Path(args.json).resolve().parent
+    if not folder.is_dir():
+        raise ValueError(f"--json: folder {folder} does not exist")
     out = exact_report(n, draws, args.seed)
     with open(args.json, "w") as f:
         json.dump(out, f, indent=1)

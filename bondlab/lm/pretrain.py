@@ -78,8 +78,9 @@ def pretrain(name: str = "reviews", train: TrainConfig | None = None, *, progres
     V.positive_int(train.batch_size, "batch_size")
     rng = np.random.default_rng(train.seed)
     tok, data = corpus_for(name, train.corpus_size, rng)           # (M, block)
-    torch.manual_seed(train.seed)                                   # the initialisation
-    model = GPT(model_config(name))
+    with torch.random.fork_rng(devices=[]):                         # seed the initialisation without
+        torch.manual_seed(train.seed)                               # touching the caller's global RNG
+        model = GPT(model_config(name))
     gen = torch.Generator().manual_seed(train.seed)                 # the batches
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
     no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
