@@ -34,7 +34,8 @@ from .jbond import JBondConfig, quantile_target, text_reward, train_jbond
 from .metrics import EVAL_KEYS, evaluate, quantile_against, ref_pool, score, texts_of
 from .reinforce import ReinforceConfig, train_reinforce
 
-__all__ = ["DemoConfig", "DemoResult", "run_demo", "run_exact", "format_table", "write_outputs", "METHOD_KEYS",
+__all__ = ["DemoConfig", "DemoResult", "run_demo", "run_exact", "format_table", "front_table", "best_reward_within",
+           "write_outputs", "METHOD_KEYS",
            "BON_NS", "BETA_RLS"]
 
 METHOD_KEYS = ("reward", "kl", "quantile", "wall_s", "samples_per_prompt")
@@ -293,11 +294,33 @@ def format_table(data: dict) -> str:
         lines.append(f"{name:<18}{m['reward']:>8.3f}{(proxy if proxy is not None else float('nan')):>8.3f}"
                      f"{m['kl']:>8.3f}{m['quantile']:>10.3f}{m.get('end_frac', float('nan')):>6.2f}"
                      f"{m.get('length', float('nan')):>6.1f}{m['wall_s']:>8.1f}{m['samples_per_prompt']:>9d}")
+    lines += ["", front_table(data)]
     j = data["methods"].get("jbond")
     if j is not None:
         lines.append(f"J-BOND stop: {j['stop_reason']} after {j['steps']} steps; quantile {j['quantile']:.3f} "
                      f"(target {j['quantile_target']:.3f} for N={j['target_n']:g}); KL {j['kl']:.3f} = "
                      f"{j['kl_over_bound']:.2f} x the Best-of-{j['target_n']:g} bound {j['kl_bound']:.3f}")
+    return "\n".join(lines)
+
+
+def best_reward_within(history: dict, kl: float) -> float | None:
+    """The highest mean gold reward a trajectory reached at an evaluation with KL(pi || pi_ref) <= ``kl``
+    (its reward/KL front at that KL), or None if no evaluation was that close to pi_ref."""
+    r = [ri for ri, ki in zip(history["reward"], history["kl"]) if ki <= kl]
+    return max(r) if r else None
+
+
+def front_table(data: dict, kls=(0.5, 1.0, 1.5, 2.0, 3.0)) -> str:
+    """Best reward within each KL budget, per trained method, next to Best-of-N at its analytic KL: who holds
+    the better reward/KL front, and where."""
+    lines = ["best gold reward reached within KL <= " + "  ".join(f"{k:>6g}" for k in kls)]
+    for name, h in data["history"].items():
+        vals = [best_reward_within(h, k) for k in kls]
+        lines.append(f"  {name:<38}" + "  ".join(f"{v:>6.3f}" if v is not None else f"{'-':>6}" for v in vals))
+    bon = [max((m["reward"] for k_, m in data["methods"].items() if (k_ == "ref" or k_.startswith("bon_"))
+                and m["kl"] <= k), default=None) for k in kls]
+    lines.append(f"  {'Best-of-N (analytic KL)':<38}" + "  ".join(f"{v:>6.3f}" if v is not None else f"{'-':>6}"
+                                                              for v in bon))
     return "\n".join(lines)
 
 

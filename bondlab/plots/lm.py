@@ -32,10 +32,15 @@ def _trained(history) -> list[str]:
     return [m for m in history if m == "jbond" or m.startswith("reinforce_") or m == "jbond_keep_going"]
 
 
-def plot_reward_vs_kl(data: dict, metric: str = "reward", ax=None, highlight_n: float | None = None):
+def plot_reward_vs_kl(data: dict, metric: str = "reward", ax=None, highlight_n: float | None = None,
+                      kl_max: float | None = None):
     """Gold reward (or ``metric``) against KL(pi || pi_ref): every trained method's trajectory, Best-of-N
     from pi_ref as points at its analytic KL log N - (N-1)/N (labelled ``BoN``), pi_ref at KL 0, and a star
-    at J-BOND's stop. ``highlight_n`` draws a vertical line at that N's KL bound (the slider in notebook 06)."""
+    at J-BOND's stop. ``highlight_n`` draws a vertical line at that N's KL bound (the slider in notebook 06).
+
+    The KL axis ends at ``kl_max`` (default: 1.5 x the larger of J-BOND's largest KL and the largest Best-of-N
+    bound), so one degenerate run does not squash the rest; a trajectory that leaves the frame says how far
+    it went in its legend label."""
     ax = _ax(ax)
     methods, history = data["methods"], data["history"]
     bons = _bon_names(methods)
@@ -47,9 +52,15 @@ def plot_reward_vs_kl(data: dict, metric: str = "reward", ax=None, highlight_n: 
     ax.plot(xs, ys, "ks--", label="BoN", ms=6, lw=0.8)
     for n, x, y in zip(ns, xs, ys):
         ax.annotate(f"N={n}", (x, y), textcoords="offset points", xytext=(4, -11), fontsize=8)
+    if kl_max is None:
+        ref_kls = list(xs) + (list(history["jbond"]["kl"]) if "jbond" in history else [])
+        kl_max = 1.5 * max(ref_kls + [1.0])
     for m in _trained(history):
         h = history[m]
-        ax.plot(h["kl"], h[metric], "o-", ms=3, color=METHOD_COLORS.get(m), label=m)
+        top = max(h["kl"])
+        label = m if top <= kl_max else f"{m} (goes to KL {top:.3g})"
+        ax.plot(h["kl"], h[metric], "o-", ms=3, color=METHOD_COLORS.get(m), label=label)
+    ax.set_xlim(-0.03 * kl_max, kl_max)
     if "jbond" in methods and "jbond" in history:
         j = methods["jbond"]
         ax.plot([j["kl"]], [j[metric]], "*", ms=14, color="C3", label="jbond stop")
