@@ -50,12 +50,12 @@ def test_demo_smoke_writes_every_key_and_the_figures(tmp_path, capsys):
     assert "bon_16" in printed and "J-BOND stop" in printed
 
 
-def _tiny_demo(seed):
+def _tiny_demo(seed, **kw):
     tok = review_tokenizer()
     torch.manual_seed(0)
     ref = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=16, n_layer=1, n_head=2, n_embd=16,
                         end_id=tok.end_id, pad_id=tok.pad_id, no_emit=(tok.pad_id, tok.bos_id)))
-    cfg = DemoConfig.smoke_config(seed=seed, eval_prompts=12, ref_k=4, max_new_tokens=8,
+    cfg = DemoConfig.smoke_config(seed=seed, eval_prompts=12, ref_k=4, max_new_tokens=8, **kw,
                                   jbond=JBondConfig(max_steps=3, batch_prompts=4, eval_every=2),
                                   reinforce=ReinforceConfig(max_steps=3, batch_prompts=2, eval_every=2))
     return run_demo(cfg, ref=ref, tokenizer=tok, gold=VaderReward(), proxy=None, progress=False).data
@@ -71,6 +71,14 @@ def test_same_seed_same_numbers():
     assert _numbers(a) == _numbers(b)
     assert _numbers(a) != _numbers(c)
     assert "jbond" in format_table(a)
+
+
+def test_keep_going_continues_past_the_stop():
+    data = _tiny_demo(3, keep_going=True, keep_going_steps=3)
+    j, k = data["history"]["jbond"], data["history"]["jbond_keep_going"]
+    assert k["step"][0] == j["step"][-1] and k["step"][-1] == j["step"][-1] + 3
+    assert k["kl"][0] == pytest.approx(j["kl"][-1])          # it starts from the stopped policy
+    assert data["methods"]["jbond_keep_going"]["steps"] == data["methods"]["jbond"]["steps"] + 3
 
 
 def test_exact_micro_run_agrees_with_the_numpy_core():
