@@ -77,8 +77,8 @@ def levels(ref_probs, rewards, *, _checked: bool = False) -> Levels:
     csum = np.cumsum(mass)
     below = csum - mass                                     # exclusive prefix sums
     above = np.cumsum(mass[::-1])[::-1] - mass              # exclusive suffix sums
-    np.maximum(below, 0.0, out=below)
-    np.maximum(above, 0.0, out=above)
+    np.clip(below, 0.0, 1.0, out=below)                     # rounding can leave -1e-17 or 1 + 1e-16
+    np.clip(above, 0.0, 1.0, out=above)
     return Levels(order, counts, r_s[starts], mass, below, above)
 
 
