@@ -25,8 +25,8 @@ from tqdm.auto import tqdm
 
 from . import _validate as V
 from . import objectives as O
-from .bon import bon_probs, quantiles, sample_bon
-from .divergences import entropy, kl
+from .bon import bon_log_probs, quantiles, sample_bon
+from .divergences import entropy, kl, kl_log
 from .policies import FAMILIES, Policy, make_policy
 from .quantile_model import QuantileConfig, fit_quantile_model
 from .quantile_estimates import mc_p_le
@@ -44,13 +44,21 @@ def _norm(p: np.ndarray) -> np.ndarray:
     return p / p.sum()
 
 
-def metrics(policy_probs, target_probs, space: Space, anchor_probs=None, beta: float = 0.5, *, p_le=None) -> dict:
-    """The exact metrics of :data:`METRICS` for one policy, as floats (``p_le`` under pi_ref may be passed in)."""
+def metrics(policy_probs, target_probs, space: Space, anchor_probs=None, beta: float = 0.5, *, p_le=None,
+            log_policy=None, log_target=None) -> dict:
+    """The exact metrics of :data:`METRICS` for one policy, as floats (``p_le`` under pi_ref may be passed in).
+
+    Pass ``log_policy`` / ``log_target`` (log-probabilities) where either law has entries below float64's
+    range: the two KLs are then taken in log space and stay finite.
+    """
     pi, tgt = _norm(policy_probs), _norm(target_probs)
     anchor = space.ref_probs if anchor_probs is None else _norm(anchor_probs)
     if p_le is None:
         _, p_le = quantiles(space.ref_probs, space.rewards)
-    fwd, bwd = kl(tgt, pi), kl(pi, tgt)
+    if log_policy is not None and log_target is not None:
+        fwd, bwd = kl_log(log_target, log_policy), kl_log(log_policy, log_target)
+    else:
+        fwd, bwd = kl(tgt, pi), kl(pi, tgt)
     return dict(fwd_kl=fwd, bwd_kl=bwd, jeffreys=(1 - beta) * fwd + beta * bwd, kl_ref=kl(pi, space.ref_probs),
                 kl_anchor=kl(pi, anchor), quantile=float(pi @ p_le), reward=float(pi @ space.rewards),
                 entropy=entropy(pi))
@@ -113,9 +121,12 @@ class BondStep:
 
     def set_anchor(self, anchor_probs: np.ndarray) -> None:
         self.anchor_probs = _norm(anchor_probs)
-        self.target = bon_probs(self.anchor_probs, self.space.rewards, self.n)        # (K,) pi_BoN(anchor)
+        # log space: at large n, pi_BoN underflows to 0 far from the top, and log 0 would make KL(pi || target)
+        # infinite for a policy whose support is everything (a Gaussian), hence NaN gradients
+        log_target = bon_log_probs(self.anchor_probs, self.space.rewards, self.n)       # (K,) log pi_BoN(anchor)
+        self.target = np.exp(log_target)
+        self.log_target = torch.tensor(log_target)
         with np.errstate(divide="ignore"):
-            self.log_target = torch.tensor(np.log(self.target))
             self.log_anchor = torch.tensor(np.log(self.anchor_probs))
         self.log_p_le = torch.tensor(np.log(quantiles(self.anchor_probs, self.space.rewards)[1]))
         if getattr(self.cfg, "quantile", "mc") == "learned" and self.cfg.gradient == "sampled" and self.beta > 0:
@@ -176,7 +187,8 @@ def train_bond(space: Space, cfg: BondConfig | None = None, *, policy: Policy | 
         opt.zero_grad()
         loss.backward()
         opt.step()
-        record(hist, metrics(policy.probs_np(), step.target, space, space.ref_probs, cfg.beta, p_le=p_le))
+        record(hist, metrics(policy.probs_np(), step.target, space, space.ref_probs, cfg.beta, p_le=p_le,
+                             log_policy=policy.log_probs().detach().numpy(), log_target=step.log_target.numpy()))
     return policy, hist
 
 

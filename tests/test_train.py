@@ -105,3 +105,18 @@ def test_bad_config_raises():
         train_reinforce(SPACE, ReinforceConfig(steps=0))
     with pytest.raises(ValueError, match="space"):
         train_bond(SPACE.ref_probs, BondConfig(steps=1))
+
+
+def test_gaussian_fit_to_a_far_target_stays_finite_in_log_space():
+    # At n = 1e4 pi_BoN underflows to 0 far from the top; in log space the fit and its KLs stay finite.
+    import bondlab as bl
+    from bondlab.spaces import Space, grid_mixture
+    from bondlab.train import BondConfig, train_bond
+    sp = grid_mixture(201, reward="bump")
+    on = Space(sp.x, sp.ref_probs, sp.x.copy())
+    pol, h = train_bond(on, BondConfig(objective="jeffreys", n=1e4, family="gaussian", gradient="exact", steps=60, lr=0.05))
+    log_pi = pol.log_probs().detach().numpy()
+    log_t = bl.bon_log_probs(on.ref_probs, on.rewards, 1e4)
+    assert np.isfinite(h["bwd_kl"][-1]) and np.isfinite(h["fwd_kl"][-1])
+    assert h["bwd_kl"][-1] == pytest.approx(bl.kl_log(log_pi, log_t), rel=1e-9)
+    assert h["fwd_kl"][-1] == pytest.approx(bl.kl_log(log_t, log_pi), rel=1e-9)
