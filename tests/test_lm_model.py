@@ -177,3 +177,19 @@ def test_policy_mixed_length_prompts_and_anchor():
         assert torch.allclose(a, 0.75 * b + 0.25 * p, atol=1e-6)
     with pytest.raises(ValueError, match="eta"):
         anchor.ema_update(pol, 1.5)
+
+
+def test_forward_past_branches_like_full_forward():
+    """Incremental forward with a repeated past (how the exact micro space walks its tree) equals a full
+    causal forward over the branched sequences."""
+    m = tiny()
+    x = prompts(3, 3)
+    logits, past = m.forward_past(x)
+    assert torch.allclose(logits, m(x), atol=1e-5)
+    past = [(k.repeat_interleave(2, 0), v.repeat_interleave(2, 0)) for k, v in past]
+    nxt = torch.tensor([[4], [5], [6], [7], [8], [3]])
+    step, _ = m.forward_past(nxt, past)
+    full = m(torch.cat([x.repeat_interleave(2, 0), nxt], dim=1))[:, -1]
+    assert torch.allclose(step[:, -1], full, atol=1e-5)
+    with pytest.raises(ValueError, match="one token"):
+        m.forward_past(torch.tensor([[4, 5]] * 6), past)

@@ -7,10 +7,12 @@ which is exactly the set of outcomes of the sampler with max_new_tokens = L. The
 sum_{k<L} 5^k + 5^L = 3,906 + 15,625 = 19,531 of them, and their probabilities sum to 1 (a finite tree).
 
 The cheap way. Every prefix of every sequence is a prefix of one of the 5^(L-1) = 3,125 strings in A^(L-1).
-One forward pass over <bos> + those strings (3,125 x 6 tokens, causal) yields the next-token distribution
-of every prefix at once; a cumulative sum along each row gives log pi_ref of each prefix, and each sequence
-is a prefix plus one last token (its end token or its L-th symbol): two gathers. The whole thing is
-differentiable, so exact KL to any target can be minimised by gradient descent (exact training).
+One causal forward pass over <bos> + those strings (3,125 x 6 tokens, method "flat") yields the
+next-token distribution of every prefix at once; cheaper still (method "tree", the default), walk the
+prefix tree level by level, branching a KV cache with ``repeat_interleave`` so that each distinct prefix
+costs one token: sum_{k<L} 5^k = 3,906 positions. A cumulative sum gives log pi of each prefix, and each
+sequence is a prefix plus one last token (its end token or its L-th symbol). Both are differentiable, so
+exact KL to any target can be minimised by gradient descent (exact training).
 
 Best-of-N over sequences uses the level form of Theorem 1 (Sessa et al. 2024, Sec. 3.1) through
 ``bondlab.bon.bon_log_probs_torch``.
@@ -42,27 +44,55 @@ class MicroSpace:
     k: torch.Tensor             # (S,) symbols before the last token (0..L-1)
     last: torch.Tensor          # (S,) the last token: <end>, or the L-th symbol of a truncated sequence
     rewards: torch.Tensor       # (S,) float64, micro_reward of each sequence
+    symbols: torch.Tensor       # (A,) token ids of the symbols a..e
 
     @property
     def num_sequences(self) -> int:
         return int(self.completions.shape[0])
 
-    def log_probs(self, model: GPT) -> torch.Tensor:
-        """(S,) log pi(y) for every sequence, from one forward pass over the prefixes; differentiable.
+    def log_probs(self, model: GPT, method: str = "tree") -> torch.Tensor:
+        """(S,) log pi(y) for every sequence, in the order of ``completions``; differentiable.
 
-        Returned in float64 (sums of float32 token log-probs, accumulated in float64)."""
+        method "tree": walk the prefix tree level by level with a branching KV cache, one token per
+        distinct prefix (sum_{k<L} 5^k = 3,906 positions). "flat": one causal pass over the 5^(L-1)
+        longest prefixes (3,125 x 6 = 18,750 positions). Both give every next-token distribution.
+        Returned in float64 (log-softmax and sums taken in float64)."""
         if not isinstance(model, GPT):
             raise ValueError(f"model must be a bondlab.lm.GPT, got {type(model).__name__}")
         if model.cfg.vocab_size != self.tokenizer.vocab_size or model.cfg.block_size < self.length:
             raise ValueError("model does not fit the micro space (vocab_size or block_size differ)")
+        if method == "tree":
+            return self._log_probs_tree(model)
+        if method != "flat":
+            raise ValueError(f"method must be 'tree' or 'flat', got {method!r}")
         M, L = self.prefixes.shape
         logp = torch.log_softmax(model(self.prefixes).double(), dim=-1)            # (M, L, V): row j, position i -> token i
         step = torch.gather(logp[:, :-1], 2, self.prefixes[:, 1:, None])[:, :, 0]  # (M, L-1) log pi(symbol i | first i)
-        cum = torch.cat([torch.zeros_like(step[:, :1]), torch.cumsum(step, dim=1)], dim=1)  # (M, L) log pi(first k)
+        cum = torch.cat([step.new_zeros(M, 1), torch.cumsum(step, dim=1)], dim=1)  # (M, L) log pi(first k)
         V = logp.shape[-1]
         head = cum.reshape(-1)[self.pre_idx * L + self.k]                          # (S,)
         tail = logp.reshape(-1)[(self.pre_idx * L + self.k) * V + self.last]       # (S,)
         return head + tail
+
+    def _log_probs_tree(self, model: GPT) -> torch.Tensor:
+        A, L, end = self.symbols.numel(), self.length, self.tokenizer.end_id
+        tok = torch.tensor([[self.tokenizer.bos_id]])                       # (1, 1) the root
+        logits, past = model.forward_past(tok)
+        logp = torch.log_softmax(logits[:, -1].double(), dim=-1)            # (1, V) level 0
+        head = torch.zeros(1, dtype=torch.float64)                          # (1,) log pi(prefix)
+        ended, nodes = [], 1
+        for k in range(L):
+            ended.append(head + logp[:, end])                               # (A^k,) w <end>, |w| = k
+            step = logp[:, self.symbols].reshape(-1)                        # (A^(k+1),) child = parent * A + s
+            head = head.repeat_interleave(A) + step
+            if k == L - 1:
+                break                                                       # head: the truncated sequences
+            nodes *= A
+            past = [(kk.repeat_interleave(A, 0), vv.repeat_interleave(A, 0)) for kk, vv in past]
+            tok = self.symbols.repeat(nodes // A)[:, None]                  # (A^(k+1), 1)
+            logits, past = model.forward_past(tok, past)
+            logp = torch.log_softmax(logits[:, -1].double(), dim=-1)        # (A^(k+1), V)
+        return torch.cat(ended + [head])
 
     def texts(self) -> list[str]:
         return [self.tokenizer.decode(c) for c in self.completions]
@@ -130,7 +160,7 @@ def micro_space(length: int = MICRO_LENGTH) -> MicroSpace:
     lasts.append(sym_t.repeat(strings.shape[0]))
     completions = torch.cat(comps)
     space = MicroSpace(tok, L, prefixes, completions, torch.cat(pre), torch.cat(ks), torch.cat(lasts),
-                       micro_reward(completions))
+                       micro_reward(completions), sym_t)
     _CACHE[length] = space
     return space
 

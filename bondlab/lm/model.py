@@ -76,6 +76,21 @@ class CausalSelfAttention(nn.Module):
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         return self.proj(y.transpose(1, 2).reshape(B, T, C))  # (B, T, C)
 
+    def forward_past(self, x, past=None):
+        """Differentiable, out-of-place variant: x (B, T, C) after ``past`` = (k, v), each (B, nh, Tp, hs),
+        or None. Returns (y (B, T, C), (k, v) with the new keys appended). T must be 1 when past is given."""
+        B, T, C = x.shape
+        q, k, v = self.qkv(x).split(C, dim=2)
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
+        if past is not None:
+            if T != 1:
+                raise ValueError("forward_past after a past takes one token per row")
+            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)   # (B, nh, Tp+1, hs)
+            y = F.scaled_dot_product_attention(q, k, v)
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.proj(y.transpose(1, 2).reshape(B, T, C)), (k, v)
+
 
 class Block(nn.Module):
     def __init__(self, cfg: GPTConfig):
@@ -88,6 +103,11 @@ class Block(nn.Module):
     def forward(self, x, cache=None, pos: int = 0):
         x = x + self.attn(self.ln1(x), cache, pos)
         return x + self.mlp(self.ln2(x))
+
+    def forward_past(self, x, past=None):
+        a, kv = self.attn.forward_past(self.ln1(x), past)
+        x = x + a
+        return x + self.mlp(self.ln2(x)), kv
 
 
 def completion_mask(completions: torch.Tensor, end_id: int) -> torch.Tensor:
@@ -136,6 +156,22 @@ class GPT(nn.Module):
             x = block(x, None if cache is None else cache[i], pos)
         x = self.ln_f(x)
         return x @ self.wte.weight.T + self.logit_mask   # (B, T, V), tied embeddings
+
+    def forward_past(self, idx: torch.Tensor, past=None):
+        """Differentiable incremental forward: (B, T) tokens after ``past`` (a list with one (k, v) per block,
+        each (B, nh, Tp, hs), or None) -> ((B, T, V) logits, new past). Rows of ``past`` may be repeated
+        (``repeat_interleave``) to branch a prefix into several continuations: the exact micro space
+        walks its prefix tree this way (``bondlab.lm.exact``)."""
+        B, T = idx.shape
+        pos = 0 if past is None else past[0][0].shape[2]
+        if pos + T > self.cfg.block_size:
+            raise ValueError(f"sequence of {pos + T} tokens exceeds block_size {self.cfg.block_size}")
+        x = self.wte(idx) + self.wpe(torch.arange(pos, pos + T, device=idx.device))  # (B, T, C)
+        new = []
+        for i, block in enumerate(self.blocks):
+            x, kv = block.forward_past(x, None if past is None else past[i])
+            new.append(kv)
+        return self.ln_f(x) @ self.wte.weight.T + self.logit_mask, new   # (B, T, V)
 
     def _new_cache(self, B: int, dtype, device):
         hs = self.cfg.n_embd // self.cfg.n_head
