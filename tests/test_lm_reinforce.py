@@ -1,5 +1,4 @@
 """REINFORCE on the micro GPT, with exact expectations over every micro sequence as the oracle."""
-import numpy as np
 import pytest
 import torch
 

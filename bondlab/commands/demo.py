@@ -1,7 +1,6 @@
 """``bondlab demo``: the small-LM comparison of J-BOND, Best-of-N and REINFORCE (see bondlab.lm.demo)."""
 from __future__ import annotations
 
-import pathlib
 import time
 
 from ..smoke import smoke_mode

@@ -32,7 +32,7 @@ __all__ = ["RefPool", "token_kl", "sequence_kl", "texts_of", "score", "ref_pool"
 EVAL_KEYS = ("reward", "proxy_reward", "quantile", "kl", "length", "end_frac")
 
 
-def _no_grad_logits(model: GPT, idx: torch.Tensor, P: int, grad: bool) -> torch.Tensor:
+def _completion_log_probs(model: GPT, idx: torch.Tensor, P: int, grad: bool) -> torch.Tensor:
     with torch.set_grad_enabled(grad):
         return F.log_softmax(model(idx)[:, P - 1:].float(), dim=-1)                  # (B, T, V)
 
@@ -45,8 +45,8 @@ def token_kl(policy: GPT, ref: GPT, prompts: torch.Tensor, completions: torch.Te
         raise ValueError(f"completions must be (B, T) with B = {prompts.shape[0]}, got {tuple(completions.shape)}")
     P = prompts.shape[1]
     idx = torch.cat([prompts, completions[:, :-1]], dim=1)                           # (B, P+T-1)
-    lp = _no_grad_logits(policy, idx, P, grad)                                        # (B, T, V)
-    lq = _no_grad_logits(ref, idx, P, False)                                          # (B, T, V)
+    lp = _completion_log_probs(policy, idx, P, grad)                                        # (B, T, V)
+    lq = _completion_log_probs(ref, idx, P, False)                                          # (B, T, V)
     p = lp.exp()
     terms = torch.where(p > 0, p * (lp - lq), torch.zeros_like(p)).sum(-1)           # (B, T)
     mask = completion_mask(completions, policy.cfg.end_id)
