@@ -22,6 +22,7 @@ def register(groups) -> None:
     p.add_argument("--steps", type=int, default=None, help="optimizer steps (default: the shipped recipe)")
     p.add_argument("--seed", type=int, default=0, help="seed of corpus, init and batches (default 0)")
     p.set_defaults(func=run_pretrain)
+    _threads(p)
 
     s = lm.add_parser("sample", help="sequence-level Best-of-N with the review GPT: N candidates, their rewards, the one kept")
     s.add_argument("--n", type=int, required=True, help="N, candidates per prompt")
@@ -29,6 +30,7 @@ def register(groups) -> None:
     s.add_argument("--reward", choices=["gold", "proxy"], default="gold", help="gold (VADER) or the proxy model")
     s.add_argument("--seed", type=int, default=0, help="seed of the torch.Generator (default 0)")
     s.set_defaults(func=run_sample)
+    _threads(s)
 
     e = lm.add_parser("exact", help="exact sequence-level Best-of-N on the micro GPT, checked against sampling")
     e.add_argument("--n", type=int, required=True, help="N of Best-of-N")
@@ -36,9 +38,20 @@ def register(groups) -> None:
     e.add_argument("--json", required=True, help="file to write the results to")
     e.add_argument("--seed", type=int, default=0, help="seed of the torch.Generator (default 0)")
     e.set_defaults(func=run_exact)
+    _threads(e)
+
+
+def _threads(parser) -> None:
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (default 1: on 2 shared cores more threads are often slower)")
+
+
+def _set_threads(args) -> None:
+    torch.set_num_threads(V.positive_int(args.threads, "--threads"))
 
 
 def run_pretrain(args) -> int:
+    _set_threads(args)
     from ..lm.pretrain import pretrain_and_save, train_config
     train = replace(train_config(args.model), seed=args.seed)
     if args.steps is not None:
@@ -50,6 +63,7 @@ def run_pretrain(args) -> int:
 
 
 def run_sample(args) -> int:
+    _set_threads(args)
     from ..lm import LMPolicy, best_of_n, load_pretrained, review_prompts
     from ..lm.rewards import reward_fn
     n = V.positive_int(args.n, "--n")
@@ -86,6 +100,7 @@ def exact_report(n: int, draws: int, seed: int = 0) -> dict:
 
 
 def run_exact(args) -> int:
+    _set_threads(args)
     n = V.positive_int(args.n, "--n")
     draws = V.positive_int(args.draws, "--draws") if args.draws is not None else pick(20_000, 2_000)
     folder = Path(args.json).resolve().parent
