@@ -8,7 +8,7 @@ import torch
 from scipy.stats import chisquare
 
 from bondlab.bon import bon_log_probs
-from bondlab.lm import (GPT, GPTConfig, exact_bon_log_probs, exact_kl, jeffreys_to_target, kl_to_target,
+from bondlab.lm import (GPT, exact_bon_log_probs, exact_kl, jeffreys_to_target, kl_to_target,
                         load_pretrained, micro_space, reward_law, sample_bon_indices)
 from bondlab.theory import bon_kl, bon_kl_bound
 
