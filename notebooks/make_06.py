@@ -137,9 +137,11 @@ The stop is not decoration. Below, J-BOND continues from where it stopped with b
 Watch the gold reward creep towards 1, the KL to $\pi_\mathrm{ref}$ explode, the end-of-text rate fall, and the
 samples turn into strings of superlatives that fill the length limit. That is reward hacking of the *gold*
 reward itself: VADER rewards piling up positive words, and nothing in "maximise the quantile" says stop.
+(Full mode runs 500 more steps, a few minutes; in our run the KL passed 20 nats after 300 and the end token
+was lost after about 400–450.)
 """),
     code(r"""
-keep = JBondConfig(keep_going=True, max_steps=pick(400, 6), eval_every=pick(20, 3), seed=1)
+keep = JBondConfig(keep_going=True, max_steps=pick(500, 6), eval_every=pick(25, 3), seed=1)
 over = train_jbond(ref, tok, PROMPT_OPENINGS, text_reward(tok, gold), keep, evaluate=result.evaluate,
                    policy=result.policies["jbond"], desc="J-BOND keep going")
 steps = [h["step"] for h in over.history]

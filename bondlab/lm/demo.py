@@ -48,7 +48,7 @@ class DemoConfig:
     target_n: float = 8.0          # J-BOND stops when E[p_le] reaches target_n / (target_n + 1)
     smoke: bool = False            # a quick run: fewer prompts, steps and samples (for tests and CI)
     keep_going: bool = False       # J-BOND runs past its stop for keep_going_steps more steps
-    keep_going_steps: int = 300    # extra steps with keep_going (reward hacking shows after ~200-600)
+    keep_going_steps: int = 500    # extra steps with keep_going; measured: KL 20 nats at +300, the end token lost at +400-450
     exact: bool = False            # also run J-BOND on the micro GPT with exact KL to Best-of-2^m
     budget: str = "wall"           # REINFORCE budget: "wall" (J-BOND's training seconds) or "steps"
     seed: int = 0                  # seeds every generator of the run
