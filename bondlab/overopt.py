@@ -345,7 +345,7 @@ def mean_plug_in_target(ref_probs, rewards, n, k, clamp: float | None = None) ->
 
     The Best-of-n target built from k-sample quantile estimates (Sessa et al. 2024, Sec. 4.2, term (B)
     dropped as in the paper), averaged over the estimate's randomness. Clamp as in
-    :func:`bondlab.quantiles.mc_p_le` (1/(2k) by default). As n grows, E[p_hat^(n-1)] -> P[X = k] = p_le^k:
+    :func:`bondlab.quantile_estimates.mc_p_le` (1/(2k) by default). As n grows, E[p_hat^(n-1)] -> P[X = k] = p_le^k:
     the estimated target stops sharpening near n ~ k + 1.
     """
     ref_probs = V.probs(ref_probs)
