@@ -22,7 +22,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 install: $(STAMP)
 
 demo: install
-	$(BIN)/bondlab toy bon
+	$(BIN)/bondlab demo
 
 test: install
 	BONDLAB_SMOKE=1 MPLBACKEND=Agg $(BIN)/python -m pytest $(PYTEST_ARGS)
