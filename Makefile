@@ -16,7 +16,7 @@ $(BIN)/python:
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install -q -e ".[dev,notebooks]"
+	$(BIN)/python -m pip install -q -e ".[dev,notebooks,hf]"
 	touch $@
 
 install: $(STAMP)
@@ -31,7 +31,7 @@ lab: install
 	$(BIN)/jupyter lab notebooks/
 
 bench: install
-	$(BIN)/python benchmarks/bench_bon.py
+	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b --quick || exit 1; done
 
 docs: install
 	$(BIN)/python -c "import mkdocs, material, mkdocs_jupyter" 2>/dev/null || $(BIN)/python -m pip install -q -e ".[docs]"
