@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "bondlab.commands.toy_overopt",
     "bondlab.commands.lm",
     "bondlab.commands.demo",
+    "bondlab.commands.hf",
 ]
 
 

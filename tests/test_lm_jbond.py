@@ -11,6 +11,7 @@ from bondlab.lm.exact import exact_kl, micro_space
 from bondlab.lm.jbond import (JBondConfig, jbond_batch, jbond_batch_loss, quantile_target, train_jbond)
 from bondlab.lm.metrics import RefPool, quantile_against, sequence_kl
 from bondlab.lm.model import GPT
+from bondlab.lm.policy import LMPolicy
 from bondlab.lm.pretrain import model_config
 from bondlab.objectives import LOG16, forward_bond_loss
 
@@ -36,7 +37,7 @@ def exact_log_probs(model):
 def _snis_backward_objective(policy, batch, logp0, R0):
     """-E_pi[R] on the fixed batch by self-normalised importance sampling from the batch's policy pi_0, with
     R0 = r_J - (log pi_0 - log pi_anchor) held fixed: the backward objective J-BOND descends (Alg. 2)."""
-    logw = policy.sequence_log_probs(batch.prompts, batch.y) - logp0               # (B,)
+    logw = policy.sequence_log_probs(TOK.encode_prompts(batch.prompts), batch.y) - logp0               # (B,)
     w = torch.softmax(logw, 0)
     return -(w * R0).sum()
 
@@ -45,16 +46,16 @@ def test_jbond_steps_change_every_parameter_and_lower_backward_objective():
     ref = micro_gpt(1)
     policy = copy.deepcopy(ref).train()
     g = torch.Generator().manual_seed(0)
-    batch = jbond_batch(policy, ref, TOK, [""] * 64, reward_fn, g, 6)
+    batch = jbond_batch(LMPolicy(policy, TOK, 6), LMPolicy(ref, TOK, 6), [""] * 64, reward_fn, g)
     B = batch.y.shape[0]
     before = {k: v.clone() for k, v in policy.state_dict().items()}
-    logp0 = policy.sequence_log_probs(batch.prompts, batch.y).detach()
+    logp0 = policy.sequence_log_probs(TOK.encode_prompts(batch.prompts), batch.y).detach()
     r_j = torch.where(batch.r < torch.minimum(batch.r_anchor_1, batch.r_anchor_2), -LOG16, 0.0).double()
     R0 = r_j - (logp0 - batch.logp_anchor).double()
     assert (r_j < 0).any() and (r_j == 0).any()
     # oracle 1: at pi_0 the backward J-BOND gradient is -(B/(B-1)) x the gradient of the SNIS objective's negative
     params = list(policy.parameters())
-    g_loss = torch.autograd.grad(jbond_batch_loss(policy, batch, beta=1.0, gamma=0.0), params)
+    g_loss = torch.autograd.grad(jbond_batch_loss(LMPolicy(policy, TOK, 6), batch, beta=1.0, gamma=0.0), params)
     g_obj = torch.autograd.grad(_snis_backward_objective(policy, batch, logp0, R0), params, allow_unused=True)
     for a, b in zip(g_loss, g_obj):
         b = torch.zeros_like(a) if b is None else b
@@ -63,30 +64,30 @@ def test_jbond_steps_change_every_parameter_and_lower_backward_objective():
     obj0 = float(_snis_backward_objective(policy, batch, logp0, R0).detach())
     opt = torch.optim.Adam(policy.parameters(), lr=1e-3)
     for _ in range(5):
-        loss = jbond_batch_loss(policy, batch, beta=1.0, gamma=0.0)   # the backward objective alone
+        loss = jbond_batch_loss(LMPolicy(policy, TOK, 6), batch, beta=1.0, gamma=0.0)   # the backward objective alone
         opt.zero_grad()
         loss.backward()
         opt.step()
     with torch.no_grad():
         assert float(_snis_backward_objective(policy, batch, logp0, R0)) < obj0
     # every trainable tensor moved (beta = 0.5 also trains through the forward term)
-    loss = jbond_batch_loss(policy, batch, beta=0.5, gamma=0.0)
+    loss = jbond_batch_loss(LMPolicy(policy, TOK, 6), batch, beta=0.5, gamma=0.0)
     opt.zero_grad()
     loss.backward()
     opt.step()
     for name, p in policy.named_parameters():
         assert not torch.equal(p.detach(), before[name]), name
     # the sign: samples penalised with -log 16 lost log-probability relative to the others
-    d = policy.sequence_log_probs(batch.prompts, batch.y).detach() - logp0
+    d = policy.sequence_log_probs(TOK.encode_prompts(batch.prompts), batch.y).detach() - logp0
     assert d[r_j < 0].mean() < d[r_j == 0].mean()
 
 
 def test_forward_ablation_is_sft_on_the_better_anchor_sample():
     ref = micro_gpt(2)
-    batch = jbond_batch(ref, ref, TOK, [""] * 16, reward_fn, torch.Generator().manual_seed(3), 6)
-    loss = jbond_batch_loss(ref, batch, beta=0.0, gamma=0.0)
+    batch = jbond_batch(LMPolicy(ref, TOK, 6), LMPolicy(ref, TOK, 6), [""] * 16, reward_fn, torch.Generator().manual_seed(3))
+    loss = jbond_batch_loss(LMPolicy(ref, TOK, 6), batch, beta=0.0, gamma=0.0)
     assert torch.equal(micro_reward(batch.y_best), torch.maximum(batch.r_anchor_1, batch.r_anchor_2))
-    sft = forward_bond_loss(ref.sequence_log_probs(batch.prompts, batch.y_best))
+    sft = forward_bond_loss(ref.sequence_log_probs(TOK.encode_prompts(batch.prompts), batch.y_best))
     assert float(loss.detach()) == pytest.approx(float(sft.detach()), rel=1e-6)
     assert JBondConfig(objective="forward").effective_beta == 0.0
     assert JBondConfig(objective="backward").effective_beta == 1.0

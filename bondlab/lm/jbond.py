@@ -31,9 +31,10 @@ from .. import _validate as V
 from ..objectives import jbond_loss
 from .metrics import score, texts_of
 from .model import GPT
+from .policy import LMPolicy
 
 __all__ = ["JBondConfig", "JBondBatch", "TrainResult", "text_reward", "sample_prompts", "pad_cat",
-           "jbond_batch", "jbond_batch_loss", "ema_update", "train_jbond", "quantile_target"]
+           "jbond_batch", "jbond_batch_loss", "jbond_step", "ema_update", "train_jbond", "quantile_target"]
 
 OBJECTIVES = ("jeffreys", "forward", "backward")
 ANCHORS = ("ema", "hard")
@@ -114,7 +115,7 @@ def pad_cat(a: torch.Tensor, b: torch.Tensor, pad_id: int) -> torch.Tensor:
 @dataclass
 class JBondBatch:
     """One J-BOND batch (everything but the policy's log-probs, which need grad)."""
-    prompts: torch.Tensor      # (B, P) prompt ids
+    prompts: list              # B prompt texts
     y: torch.Tensor            # (B, T) policy samples
     y_best: torch.Tensor       # (B, T') the better of the two anchor samples (first wins ties)
     logp_anchor: torch.Tensor  # (B,) log pi_anchor(y)
@@ -124,52 +125,84 @@ class JBondBatch:
 
 
 @torch.no_grad()
-def jbond_batch(policy: GPT, anchor: GPT, tokenizer, prompt_texts, reward_fn, generator: torch.Generator,
-                max_new_tokens: int) -> JBondBatch:
-    """Sample y ~ pi and y'1, y'2 ~ pi_anchor for each prompt and score them (Algorithm 2, lines 3-5)."""
+def jbond_batch(policy, anchor, prompt_texts, reward_fn, generator) -> JBondBatch:
+    """Sample y ~ pi and y'1, y'2 ~ pi_anchor for each prompt and score them (Algorithm 2, lines 3-5).
+
+    ``policy`` and ``anchor`` speak the policy interface (:class:`bondlab.lm.LMPolicy`,
+    :class:`bondlab.hf.HFPolicy`): ``sample(prompts, generator)``, ``log_prob(prompts, completions)``.
+    reward_fn(prompt_texts, completions) -> (B,) rewards."""
+    prompt_texts = list(prompt_texts)
     B = len(prompt_texts)
-    prompts = tokenizer.encode_prompts(list(prompt_texts))                           # (B, P)
-    y, _ = policy.generate(prompts, max_new_tokens, generator)                        # (B, T)
-    ya, _ = anchor.generate(prompts.repeat(2, 1), max_new_tokens, generator)          # (2B, Ta)
-    texts2 = list(prompt_texts) * 2
-    r = torch.as_tensor(reward_fn(list(prompt_texts), y))                             # (B,)
-    ra = torch.as_tensor(reward_fn(texts2, ya))                                       # (2B,)
+    y, _ = policy.sample(prompt_texts, generator)                                    # (B, T)
+    ya, _ = anchor.sample(prompt_texts * 2, generator)                               # (2B, Ta)
+    r = torch.as_tensor(reward_fn(prompt_texts, y))                                  # (B,)
+    ra = torch.as_tensor(reward_fn(prompt_texts * 2, ya))                            # (2B,)
     r1, r2 = ra[:B], ra[B:]
-    y_best = torch.where((r1 >= r2)[:, None], ya[:B], ya[B:])                         # (B, Ta)
-    logp_anchor = anchor.sequence_log_probs(prompts, y)                               # (B,)
-    return JBondBatch(prompts, y, y_best, logp_anchor, r, r1, r2)
+    y_best = torch.where((r1 >= r2)[:, None].to(ya.device), ya[:B], ya[B:])          # (B, Ta)
+    logp_anchor = anchor.log_prob(prompt_texts, y)                                   # (B,)
+    return JBondBatch(prompt_texts, y, y_best, logp_anchor, r, r1, r2)
 
 
-def jbond_batch_loss(policy: GPT, batch: JBondBatch, beta: float, gamma: float) -> torch.Tensor:
-    """:func:`bondlab.objectives.jbond_loss` on a batch, with one teacher-forced pass for y and y_best."""
+def jbond_batch_loss(policy, batch: JBondBatch, beta: float, gamma: float, *, gather=None) -> torch.Tensor:
+    """:func:`bondlab.objectives.jbond_loss` on a batch, with one teacher-forced pass for y and y_best.
+
+    ``gather`` (data-parallel training): maps each (b,) per-process tensor to the (B,) tensor of the whole
+    global batch, this process's rows keeping their grad, so the leave-one-out baselines and the means run
+    over the global batch (``bondlab.hf.train``)."""
     B = batch.y.shape[0]
-    both = pad_cat(batch.y, batch.y_best, policy.cfg.pad_id)                          # (2B, T)
-    logp_all = policy.sequence_log_probs(batch.prompts.repeat(2, 1), both)            # (2B,)
-    logp, logp_best = logp_all[:B], logp_all[B:]
-    return jbond_loss(logp, batch.logp_anchor, batch.r, batch.r_anchor_1, batch.r_anchor_2, logp_best,
-                      beta, gamma)
+    both = pad_cat(batch.y, batch.y_best, policy.pad_id)                              # (2B, T)
+    logp_all = policy.log_prob(batch.prompts * 2, both)                               # (2B,)
+    parts = (logp_all[:B], batch.logp_anchor, batch.r, batch.r_anchor_1, batch.r_anchor_2, logp_all[B:])
+    if gather is not None:
+        parts = tuple(gather(t) for t in parts)
+    logp, logp_anchor, r, r1, r2, logp_best = parts
+    return jbond_loss(logp, logp_anchor, r, r1, r2, logp_best, beta, gamma)
 
 
 @torch.no_grad()
-def ema_update(anchor: GPT, policy: GPT, eta: float) -> None:
-    """theta_a <- (1 - eta) theta_a + eta theta (Algorithm 2, the EMA anchor)."""
+def ema_update(anchor: torch.nn.Module, policy: torch.nn.Module, eta: float) -> None:
+    """theta_a <- (1 - eta) theta_a + eta theta (Algorithm 2, the EMA anchor), on two models' parameters."""
     for pa, p in zip(anchor.parameters(), policy.parameters()):
-        pa.mul_(1 - eta).add_(p.detach(), alpha=eta)
+        pa.mul_(1 - eta).add_(p.detach().to(pa.device), alpha=eta)
+
+
+def jbond_step(policy, anchor, opt, sched, prompt_texts, reward_fn, generator, cfg: JBondConfig, step: int, *,
+               loss_policy=None, gather=None, backward=None):
+    """One J-BOND step (Algorithm 2): sample and score, one optimizer step on the loss, move the anchor.
+
+    ``policy``/``anchor``: the policy interface with a ``.model`` (the anchor moves by :func:`ema_update`,
+    or is replaced every ``cfg.hard_period`` steps). The data-parallel trainer (``bondlab.hf.train``) passes
+    ``loss_policy`` (the same policy through its DDP wrapper), ``gather`` (see :func:`jbond_batch_loss`)
+    and ``backward`` (its accelerator's). Returns ``(loss, batch)``."""
+    batch = jbond_batch(policy, anchor, prompt_texts, reward_fn, generator)
+    loss = jbond_batch_loss(loss_policy or policy, batch, cfg.effective_beta, cfg.gamma, gather=gather)
+    opt.zero_grad(set_to_none=True)
+    if backward is None:
+        loss.backward()
+    else:
+        backward(loss)
+    opt.step()
+    sched.step()
+    if cfg.anchor == "ema":
+        ema_update(anchor.model, policy.model, cfg.eta)
+    elif step % cfg.hard_period == 0:
+        anchor.model.load_state_dict(policy.model.state_dict())
+    return loss, batch
 
 
 @dataclass
 class TrainResult:
     """What a trainer returns: the trained policy and a history of plain-data records."""
-    policy: GPT               # the trained policy
+    policy: object            # the trained policy (a GPT when train_jbond was given GPTs)
     history: list             # one dict per evaluation: step, wall_s (training time only), metrics, loss
     stop_reason: str          # "target", "kl_budget", "max_steps" or "budget_s"
     steps: int                # optimizer steps taken
     train_s: float            # wall time spent in training steps (evaluations excluded)
     config: dict              # the config as a dict
-    anchor: GPT | None = None  # J-BOND's final anchor
+    anchor: object = None     # J-BOND's final anchor (same type as policy)
 
 
-def _optimizer(policy: GPT, lr: float, warmup: int):
+def _optimizer(policy: torch.nn.Module, lr: float, warmup: int):
     opt = torch.optim.Adam(policy.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / (warmup + 1)) if warmup else 1.0)
     return opt, sched
@@ -183,34 +216,44 @@ def _check_stop(rec: dict, target_q: float | None, kl_budget: float | None) -> s
     return None
 
 
-def train_jbond(ref: GPT, tokenizer, prompt_pool, reward_fn, cfg: JBondConfig | None = None, *,
-                evaluate=None, policy: GPT | None = None, progress: bool = True, desc: str = "J-BOND") -> TrainResult:
+def train_jbond(ref, tokenizer, prompt_pool, reward_fn, cfg: JBondConfig | None = None, *,
+                evaluate=None, policy=None, progress: bool = True, desc: str = "J-BOND") -> TrainResult:
     """Run J-BOND from pi_ref (or from ``policy``) until the stop (see the module doc).
 
+    ``ref`` (and ``policy``): a :class:`bondlab.lm.GPT` with its ``tokenizer``, or any object speaking the
+    policy interface (``LMPolicy``, ``bondlab.hf.HFPolicy``; then ``tokenizer`` is unused and may be None).
     reward_fn(prompt_texts, completions) -> (B,) rewards; ``evaluate(policy) -> dict`` with at least
     "quantile" and "kl" is called at step 0, every ``eval_every`` steps and at the end (None: no evaluation,
-    so only max_steps stops training). ``ref`` is left untouched.
+    so only max_steps stops training); it gets what was passed in (a GPT for GPTs). ``ref`` is left untouched.
     """
     cfg = cfg or JBondConfig()
-    if not isinstance(ref, GPT):
-        raise ValueError(f"ref must be a bondlab.lm.GPT, got {type(ref).__name__}")
+    if isinstance(ref, GPT):
+        wrap = True
+        start = LMPolicy(copy.deepcopy(policy if policy is not None else ref), tokenizer, cfg.max_new_tokens)
+    elif all(hasattr(ref, a) for a in ("sample", "log_prob", "anchor", "model", "pad_id")):
+        wrap = False
+        start = (policy if policy is not None else ref).anchor()   # a deep copy; thawed below
+        for p in start.model.parameters():
+            p.requires_grad_(True)
+    else:
+        raise ValueError(f"ref must be a bondlab.lm.GPT or a policy (LMPolicy, HFPolicy), got {type(ref).__name__}")
     if not prompt_pool:
         raise ValueError("prompt_pool must hold at least one prompt text")
-    policy = copy.deepcopy(policy if policy is not None else ref).train()
-    anchor = copy.deepcopy(policy).eval()
-    for p in anchor.parameters():
-        p.requires_grad_(False)
+    pol = start
+    if wrap:
+        pol.model.train()
+    anchor = pol.anchor()
     g = torch.Generator().manual_seed(cfg.seed)
-    opt, sched = _optimizer(policy, cfg.lr, cfg.warmup)
-    beta = cfg.effective_beta
+    opt, sched = _optimizer(pol.model, cfg.lr, cfg.warmup)
     target_q = None if cfg.keep_going else quantile_target(cfg.target_n)
     kl_budget = None if cfg.keep_going else cfg.kl_budget
     history, train_s, reason, step, loss_v = [], 0.0, "max_steps", 0, float("nan")
+    out = (lambda x: x.model) if wrap else (lambda x: x)
 
     def record(step, extra):
         rec = {"step": step, "wall_s": train_s, "loss": loss_v, **extra}
         if evaluate is not None:
-            rec.update(evaluate(policy))
+            rec.update(evaluate(out(pol)))
         history.append(rec)
         return rec
 
@@ -218,17 +261,8 @@ def train_jbond(ref: GPT, tokenizer, prompt_pool, reward_fn, cfg: JBondConfig | 
     bar = tqdm(range(1, cfg.max_steps + 1), desc=desc, disable=not progress, leave=False)
     for step in bar:
         t0 = time.perf_counter()
-        batch = jbond_batch(policy, anchor, tokenizer, sample_prompts(prompt_pool, cfg.batch_prompts, g),
-                            reward_fn, g, cfg.max_new_tokens)
-        loss = jbond_batch_loss(policy, batch, beta, cfg.gamma)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        if cfg.anchor == "ema":
-            ema_update(anchor, policy, cfg.eta)
-        elif step % cfg.hard_period == 0:
-            anchor.load_state_dict(policy.state_dict())
+        loss, batch = jbond_step(pol, anchor, opt, sched, sample_prompts(prompt_pool, cfg.batch_prompts, g),
+                                 reward_fn, g, cfg, step)
         train_s += time.perf_counter() - t0
         loss_v = float(loss.detach())
         if step % cfg.eval_every == 0 or step == cfg.max_steps:
@@ -239,4 +273,5 @@ def train_jbond(ref: GPT, tokenizer, prompt_pool, reward_fn, cfg: JBondConfig | 
                 reason = stop
                 break
     bar.close()
-    return TrainResult(policy.eval(), history, reason, step, train_s, asdict(cfg), anchor)
+    pol.model.eval()
+    return TrainResult(out(pol), history, reason, step, train_s, asdict(cfg), out(anchor))

@@ -34,6 +34,11 @@ class LMPolicy:
     def parameters(self):
         return self.model.parameters()
 
+    @property
+    def pad_id(self) -> int:
+        """The id that pads completions after the end token."""
+        return self.tokenizer.pad_id
+
     def _groups(self, prompts):
         """[(row indices, (b, P) prompt ids)] grouping prompts of equal length."""
         if isinstance(prompts, str) or len(prompts) == 0:
