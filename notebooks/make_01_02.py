@@ -21,6 +21,26 @@ def code(text: str):
     return new_code_cell(text.strip())
 
 
+def exercise(k: int, title: str):
+    """A plain heading cell (kept in the student copy) above exercise k's worked solution."""
+    return md(f"### Exercise {k}: {title}")
+
+
+def solution_code(k: int, hint: str, text: str):
+    """Exercise k's solution code: tagged "solution" and opening with "# SOLUTION" (tools/make_student.py
+    replaces it by an empty exercise cell that keeps the "# EXERCISE:" hint line)."""
+    cell = new_code_cell(f"# SOLUTION (exercise {k})\n# EXERCISE: {k}. {hint}\n" + text.strip())
+    cell.metadata["tags"] = ["solution"]
+    return cell
+
+
+def solution_md(k: int, text: str):
+    """Exercise k's written answer: tagged "solution" and opening with "<!-- SOLUTION -->"."""
+    cell = new_markdown_cell(f"<!-- SOLUTION -->\n**Answer {k}.** " + text.strip())
+    cell.metadata["tags"] = ["solution"]
+    return cell
+
+
 NB01 = [
     md(r"""
 # 01 · Best-of-N, exactly
@@ -146,16 +166,81 @@ panel.widget
 * Theorem 1 splits it into (A) $= p_\le^{N-1}$, which does the selecting, and (B) $\in [1, N]$, which accounts for
   ties. Without ties (B) is nearly the constant $N$; with ties it changes the answer visibly.
 * The level form $F(r)^N - F(r^-)^N$ extends to real $N$ and composes: Best-of-2 twice is Best-of-4.
-
+"""),
+    md(r"""
 ## Exercises
 
-1. Set the reward to `steps` and $N = 1024$ in the panel. Compute $-\log \pi_\mathrm{ref}(\text{top level})$ for
-   that space (`bl.grid_mixture(reward="steps")`) and compare it with the KL in the readout. Why can the KL never
-   exceed it?
-2. For the tie example with $N = 4$, compute term (B) of `y4` by hand from $p_<$ and $p_\le$ and check it against
-   `bl.bon_terms`. Then prove that (B) $= (p_\le^N - p_<^N) / (p_\le^{N-1}(p_\le - p_<))$.
-3. Move the left mixture weight from 0.6 to 0.1. The best outcome does not change, so why does
-   $E_\mathrm{BoN}[r]$ change? Which of (A) and (B) moves?
+Write down your prediction before you compute anything.
+
+1. **A ceiling on the KL.** Set the reward to `steps` (five tied levels) in the panel and push $N$ to 1024.
+   Predict: will the KL in the readout be above or below the bound $\log N - (N-1)/N$? Then compute
+   $-\log \pi_\mathrm{ref}(\text{top level})$ for that space (`bl.grid_mixture(reward="steps")`) and compare it with
+   `bl.bon_kl` for growing $N$. Why can the KL never exceed it?
+2. **Term (B) by hand.** For the tie example with $N = 4$, compute term (B) of `y4` from $p_<$ and $p_\le$
+   (`bl.quantiles`) and check it against `bl.bon_terms`. Then prove that
+   (B) $= (p_\le^N - p_<^N) / (p_\le^{N-1}(p_\le - p_<))$.
+3. **Same best outcome, different Best-of-N.** Move the left mixture weight from 0.6 to 0.1. The best outcome does
+   not change, so why does $E_\mathrm{BoN}[r]$ change? Predict which of (A) and (B) moves, then check.
+"""),
+    exercise(1, "a ceiling on the KL"),
+    solution_code(1, "-log pi_ref(top level) against bl.bon_kl for growing N, `steps` reward", r"""
+steps = bl.grid_mixture(reward="steps")
+top_mass = steps.ref_probs[steps.rewards == steps.rewards.max()].sum()
+print(f"pi_ref(top level) = {top_mass:.4f}, so -log pi_ref(top level) = {-np.log(top_mass):.4f} nats")
+for n in (1, 4, 16, 64, 1024, 1e6):
+    print(f"N = {n:>9g}   KL(pi_BoN || pi_ref) = {bl.bon_kl(steps.ref_probs, steps.rewards, n):.4f}"
+          f"   bound log N - (N-1)/N = {bl.bon_kl_bound(n):7.4f}")
+"""),
+    solution_md(1, r"""
+Below the bound, and stuck: from $N \approx 1000$ on, the KL equals $-\log \pi_\mathrm{ref}(\text{top level})
+\approx 3.19$ nats (the top level holds 4% of $\pi_\mathrm{ref}$), while the bound keeps growing like $\log N$.
+Why it is a ceiling: inside a reward level $\pi_\mathrm{BoN}/\pi_\mathrm{ref}$ is constant and equals
+$(F_\ell^N - F_{\ell-1}^N)/(F_\ell - F_{\ell-1})$, the average of $N u^{N-1}$ over the level's quantile interval
+$[F_{\ell-1}, F_\ell]$. That average grows with the level, so the largest ratio is the top level's,
+$(1 - F_{\mathrm{top}^-}^N)/\pi_\mathrm{ref}(\text{top}) \le 1/\pi_\mathrm{ref}(\text{top})$. The KL is the
+$\pi_\mathrm{BoN}$-average of the log ratio, so it is at most $-\log \pi_\mathrm{ref}(\text{top})$, reached when
+Best-of-N returns the top level every time. The bound assumes a continuous reward, which always has a better outcome left to find.
+"""),
+    exercise(2, "term (B) by hand"),
+    solution_code(2, "term (B) of y4 from p_< and p_le, against bl.bon_terms", r"""
+p_lt, p_le = bl.quantiles(ties.ref_probs, ties.rewards)
+y, n = 4, 4
+by_hand = sum((p_lt[y] / p_le[y]) ** (i - 1) for i in range(1, n + 1))
+closed = (p_le ** n - p_lt ** n) / (p_le ** (n - 1) * (p_le - p_lt))      # every outcome at once
+_, b = bl.bon_terms(ties.ref_probs, ties.rewards, n)
+print(f"y4: p_< = {p_lt[y]:.2f}, p_le = {p_le[y]:.2f};  (B) by hand = {by_hand:.4f},"
+      f" closed form = {closed[y]:.4f}, bl.bon_terms = {b[y]:.4f}")
+print("closed form against bl.bon_terms, all six outcomes: max |difference| =", np.abs(closed - b).max())
+"""),
+    solution_md(2, r"""
+For `y4`, $p_< = 0.3 + 0.2 + 0.15 + 0.15 = 0.8$ (the four outcomes with a lower reward) and $p_\le = 1$, so
+(B) $= 1 + 0.8 + 0.64 + 0.512 = 2.952$. Proof: (B) is a geometric series with ratio $\rho = p_</p_\le < 1$, so
+(B) $= (1 - \rho^N)/(1 - \rho)$; multiply the numerator and the denominator by $p_\le^N$ to get
+$(p_\le^N - p_<^N)/(p_\le^{N-1}(p_\le - p_<))$. Then $\pi_\mathrm{BoN}(y) = \pi_\mathrm{ref}(y)\,(p_\le^N -
+p_<^N)/(p_\le - p_<)$, and $p_\le - p_<$ is the mass of $y$'s level: this is the level form $F(r)^N - F(r^-)^N$,
+shared in proportion to $\pi_\mathrm{ref}$. For the lowest level $p_< = 0$ and (B) $= 1$.
+"""),
+    exercise(3, "same best outcome, different Best-of-N"),
+    solution_code(3, "E_BoN[r], and terms (A) and (B) at x = 0.4, for left weights 0.6 and 0.1", r"""
+for w in (0.6, 0.1):
+    s = bl.grid_mixture(weights=(w, 1 - w), reward="linear")
+    _, q = bl.quantiles(s.ref_probs, s.rewards)
+    a, b = bl.bon_terms(s.ref_probs, s.rewards, N)
+    pi_w = bl.bon_probs(s.ref_probs, s.rewards, N)
+    i = np.argmin(np.abs(s.x - 0.4))                                         # an outcome on the right mode
+    print(f"left weight {w}: E_ref[r] = {s.ref_probs @ s.rewards:+.3f}, E_BoN[r] = {pi_w @ s.rewards:+.3f}"
+          f" (gain {pi_w @ s.rewards - s.ref_probs @ s.rewards:.3f}) | at x = 0.4: p_le = {q[i]:.3f},"
+          f" (A) = {a[i]:.4f}, (B) = {b[i]:.2f} | (B) averaged under pi_BoN = {pi_w @ b:.2f} of N = {N}")
+"""),
+    solution_md(3, r"""
+$\pi_\mathrm{BoN}$ is not "the best outcome": it is $\pi_\mathrm{ref}$ reweighted by (A)(B), and the $N$ draws
+come from $\pi_\mathrm{ref}$. With weight 0.1 most of $\pi_\mathrm{ref}$ sits on the right mode, so
+$E_\mathrm{ref}[r]$ and $E_\mathrm{BoN}[r]$ both rise. **(A) moves**: every outcome's quantile changes. At
+$x = 0.4$, $p_\le$ falls from about 0.81 to 0.57, so (A) $= p_\le^{7}$ falls about tenfold, and Best-of-8 now
+looks further right. **(B) moves little**: it dips where one outcome carries more mass (at $x = 0.4$, now the
+centre of the heavy mode, from 7.3 to 6.0), but averaged under $\pi_\mathrm{BoN}$ it stays near $N$ (7.6, then
+7.3): without ties it mostly normalises. Note also that the *gain* $E_\mathrm{BoN} - E_\mathrm{ref}$ halves: the right mode is narrow, and
+Best-of-N can only select among the rewards $\pi_\mathrm{ref}$ actually produces.
 """),
 ]
 
@@ -221,8 +306,8 @@ ax1.set_ylim(-1.05, 0.02);
 The bound is exact only in the continuous limit. On a finite space the KL can never exceed
 $-\log \pi_\mathrm{ref}(\text{best level})$: once $N$ is large, Best-of-N just returns the top level. Beirami et
 al. (2024) point to the simplest case, the **uniform binary space**: $\pi_\mathrm{BoN} = (2^{-N}, 1 - 2^{-N})$, so
-the KL never exceeds $\log 2$ however large $N$ gets, while the bound grows without end. The gap is large
-whenever $N^2 \max \pi_\mathrm{ref}$ is not small.
+the KL never exceeds $\log 2$ however large $N$ gets, while the bound grows without end. The gap grows
+with $N \max \pi_\mathrm{ref}$ (exercise 3 asks how fast).
 """),
     code(r"""
 bp.plot_kl_vs_bound(spaces, NS)
@@ -290,16 +375,84 @@ qpanel.widget
 * Win rate and reward gain saturate once Best-of-N reliably finds the top level: past that point $N$ buys nothing.
 * Estimated quantiles enter the target as $\hat p_\le^{N-1}$: their error grows with $N$ and shrinks with $k$,
   one reason BOND prefers a moderate $N$ (and iterating it) to one huge $N$.
-
+"""),
+    md(r"""
 ## Exercises
 
-1. Show that on the uniform binary space $\mathrm{KL}(\pi_\mathrm{BoN}\|\pi_\mathrm{ref}) =
+Write down your prediction before you compute anything.
+
+1. **The binary space by hand.** Show that on the uniform binary space $\mathrm{KL}(\pi_\mathrm{BoN}\|\pi_\mathrm{ref}) =
    \log 2 + (1-2^{-N})\log(1-2^{-N}) - N 2^{-N}\log 2$ and that it increases to $\log 2$. Check your formula
    against `bl.bon_kl`.
-2. With the $k$ / $N$ panel, find for $N = 16$ and for $N = 256$ the smallest $k$ that brings the mean TV under
-   0.1. How does that $k$ grow with $N$?
-3. Take a space with $K$ equally likely outcomes and distinct rewards. For which $N$ does the exact KL first fall
-   0.1 nats below the bound? Relate your answer to $N^2 \max \pi_\mathrm{ref}$.
+2. **How many samples for a given $N$?** The panel's readout gives the mean TV of the plug-in target
+   (`bondlab.quantile_estimates.plug_in_error`). For $N = 4, 16, 64, 256$ find the smallest $k$ (a power of 2) that
+   brings the mean TV under 0.1. Predict first: when $N$ grows fourfold, how much must $k$ grow? (The panel's $k$
+   slider stops at 256: is that enough for $N = 256$?)
+3. **When does the bound stop being tight?** Take $K$ equally likely outcomes with distinct rewards. For which $N$
+   does the exact KL first fall 0.1 nats below $\log N - (N-1)/N$? Predict first: when $K$ doubles, does that $N$
+   double, or grow by $\sqrt 2$? What does your answer say about $N^2 \max \pi_\mathrm{ref}$ versus
+   $N \max \pi_\mathrm{ref}$?
+"""),
+    exercise(1, "the binary space by hand"),
+    solution_code(1, "the closed-form KL on the uniform binary space against bl.bon_kl", r"""
+ns = np.arange(1, 31)
+formula = np.log(2) + (1 - 2.0 ** -ns) * np.log(1 - 2.0 ** -ns) - ns * 2.0 ** -ns * np.log(2)
+exact = np.array([bl.bon_kl(binary.ref_probs, binary.rewards, n) for n in ns])
+print("max |formula - bl.bon_kl| over N = 1..30:", np.abs(formula - exact).max())
+print("increasing in N:", bool(np.all(np.diff(exact) > 0)), "| log 2 - KL at N = 1, 5, 10, 30:",
+      np.round(np.log(2) - exact[[0, 4, 9, 29]], 10))
+"""),
+    solution_md(1, r"""
+Best-of-N picks the low outcome only when all $N$ draws are low, so $\pi_\mathrm{BoN} = (2^{-N}, 1 - 2^{-N})$ and
+$$\mathrm{KL} = 2^{-N}\log\frac{2^{-N}}{1/2} + (1-2^{-N})\log\frac{1-2^{-N}}{1/2}
+= \log 2 + (1-2^{-N})\log(1-2^{-N}) - N 2^{-N}\log 2 .$$
+It is the KL from the uniform law, $\log 2 - H(\pi_\mathrm{BoN})$, and the entropy $H$ of $(2^{-N}, 1-2^{-N})$
+falls to 0 as $2^{-N}$ falls to 0, so the KL increases to $\log 2$. The gap $\log 2 - \mathrm{KL}$ is about
+$N 2^{-N}\log 2$: tiny from $N \approx 10$ on, while the bound grows like $\log N$.
+"""),
+    exercise(2, "how many samples for a given N?"),
+    solution_code(2, "the smallest k (a power of 2) with mean plug-in TV < 0.1, for N = 4, 16, 64, 256", r"""
+from bondlab.quantile_estimates import plug_in_error
+
+reps = pick(100, 20)                                    # draws of the k samples per (N, k)
+for n in (4, 16, 64, 256):
+    for k in 2 ** np.arange(1, 14):                     # k = 2 ... 8192
+        mean_tv, _ = plug_in_error(mixture.ref_probs, mixture.rewards, n, int(k), rng, reps=reps)
+        if mean_tv < 0.1:
+            print(f"N = {n:3d}: smallest k is {k:5d} (mean TV {mean_tv:.3f}), k / N = {k / n:.0f}")
+            break
+    else:
+        print(f"N = {n:3d}: mean TV still {mean_tv:.3f} at k = {k}")
+"""),
+    solution_md(2, r"""
+$k$ grows roughly in proportion to $N$, about $8N$ to $16N$ (the powers of 2 and the Monte Carlo mean make it
+approximate): $N = 16$ needs $k$ in the hundreds, $N = 256$ a few thousand, far past the panel's 256 and the
+paper's $k = 16$. Why linear: $\hat p_\le$ is off by about $\sqrt{p_\le(1-p_\le)/k}$, a relative error of about
+$\sqrt{(1-p_\le)/k}$ near the top. The outcomes Best-of-N picks have $1 - p_\le \approx 1/N$, and the power
+$N-1$ multiplies a relative error by about $N$, giving $N\sqrt{1/(Nk)} = \sqrt{N/k}$, which stays fixed when
+$k \propto N$. Had the error been the same everywhere, $k$ would have to grow like $N^2$.
+"""),
+    exercise(3, "when does the bound stop being tight?"),
+    solution_code(3, "first N where the exact KL is 0.1 nats below the bound, K equally likely outcomes", r"""
+for K in (10, 100, 1000):
+    p_k, r_k = np.full(K, 1.0 / K), np.arange(K, dtype=float)
+    n = 1
+    while bl.bon_kl_bound(n) - bl.bon_kl(p_k, r_k, n) <= 0.1:
+        n += 1
+    print(f"K = {K:4d}: first N = {n:5d}   N / K = {n / K:.2f}   N^2 / K = {n * n / K:8.1f}")
+p_k, r_k = np.full(1000, 1e-3), np.arange(1000.0)
+for n in (10, 100):
+    gap = bl.bon_kl_bound(n) - bl.bon_kl(p_k, r_k, n)
+    print(f"K = 1000, N = {n}: gap = {gap:.2e} nats, gap x (K/N)^2 = {gap * (1000 / n) ** 2:.4f}   (1/24 = {1 / 24:.4f})")
+"""),
+    solution_md(3, r"""
+The first $N$ is about $1.6K$: it doubles when $K$ doubles. What matters is $N \max\pi_\mathrm{ref} = N/K$, not
+$N^2 \max \pi_\mathrm{ref}$ (which grows from 26 to 2500 across the three spaces). For $N \ll K$ the gap is
+$\approx (N/K)^2/24$. The reason: on the quantile scale Best-of-N is the law $\mathrm{Beta}(N, 1)$ with density
+$N u^{N-1}$, and the $K$ outcomes cut $[0, 1]$ into bins of width $h = 1/K$. Inside a bin, where the log-density
+has slope $s = (N-1)/u$, the finite space cannot tell the density from a flat one, and that loses about
+$s^2 h^2/24$ nats; averaged under $\mathrm{Beta}(N, 1)$, $s^2 \approx N^2$. Setting $(N/K)^2/24 = 0.1$ gives
+$N \approx 1.55K$, close to what we measured.
 """),
 ]
 

@@ -21,6 +21,26 @@ def code(text: str):
     return new_code_cell(text.strip())
 
 
+def exercise(k: int, title: str):
+    """A plain heading cell (kept in the student copy) above exercise k's worked solution."""
+    return md(f"### Exercise {k}: {title}")
+
+
+def solution_code(k: int, hint: str, text: str):
+    """Exercise k's solution code: tagged "solution" and opening with "# SOLUTION" (tools/make_student.py
+    replaces it by an empty exercise cell that keeps the "# EXERCISE:" hint line)."""
+    cell = new_code_cell(f"# SOLUTION (exercise {k})\n# EXERCISE: {k}. {hint}\n" + text.strip())
+    cell.metadata["tags"] = ["solution"]
+    return cell
+
+
+def solution_md(k: int, text: str):
+    """Exercise k's written answer: tagged "solution" and opening with "<!-- SOLUTION -->"."""
+    cell = new_markdown_cell(f"<!-- SOLUTION -->\n**Answer {k}.** " + text.strip())
+    cell.metadata["tags"] = ["solution"]
+    return cell
+
+
 NB04 = [
     md(r"""
 # 04 · Reward over-optimization, and choosing N
@@ -147,15 +167,91 @@ panel.widget
   beside the true best $N$; on a finite space the gold curve flattens at large $N$, which the form does not know.
 * Quantile estimates from $k$ samples are raised to the power $N-1$: past $N \approx k$ the target they define stops
   following the true one.
-
+"""),
+    md(r"""
 ## Exercises
 
-1. With `capacity=2`, increase $m$ to 2000 and set the noise to 0. Does the true best $N$ move? Explain with the fact
-   that Best-of-N sees only the proxy's ranking. Then raise the capacity to 10 and explain what changes.
-2. Fit $R_\mathrm{bon}$ only to the points with $N \le 16$ (`oo.fit_gao(res.bon.d[m], gain[m], "bon")` with a mask `m`)
-   and pick $N$ from it. How far is that pick from the true best $N$, and from the pick using every point?
-3. In the quantile view, for $k = 16$, find the $N$ at which the total variation first exceeds 0.5. How does it
-   scale when you double $k$? Relate it to $E[\hat p^{\,N-1}] \to p^k$.
+Write down your prediction before you compute anything.
+
+1. **More data, same capacity.** With `capacity=2`, increase $m$ to 2000 and set the noise to 0. Predict: does the
+   true best $N$ move? Explain with the fact that Best-of-N sees only the proxy's ranking. Then raise the capacity to
+   10 and explain what changes.
+2. **Fitting before the peak.** Fit $R_\mathrm{bon}$ only to the points with $N \le 16$
+   (`oo.fit_gao(res.bon.d[m], gain[m], "bon")` with a mask `m`, gain = gold minus $\pi_\mathrm{ref}$'s gold) and pick
+   $N$ from it (`oo.best_n_from_fit`). How far is that pick from the true best $N$, and from the pick using every point?
+3. **When do estimated quantiles break?** For $k = 16$, find the $N$ at which the total variation of the quantile
+   view (mean plug-in target against the exact-quantile target, `oo.mean_plug_in_target`) first exceeds 0.5. Predict
+   first: when you double $k$, does that $N$ double? Relate it to $E[\hat p^{\,N-1}] \to p^k$.
+"""),
+    exercise(1, "more data, same capacity"),
+    solution_code(1, "the true best N for (m, noise, capacity) = (100, 0.1, 2), (2000, 0, 2), (2000, 0, 10)", r"""
+for m, noise, capacity in ((100, 0.1, 2), (2000, 0.0, 2), (2000, 0.0, 10)):
+    r = oo.run_overopt(oo.OveroptConfig(m=m, noise=noise, capacity=capacity, n_points=POINTS, n_betas=POINTS),
+                       quantile=False)
+    acc = pairwise_accuracy(r.space.ref_probs, r.space.rewards, r.proxy.rewards)
+    print(f"m={m:4d} noise={noise} capacity={capacity:2d}: best N = {r.best_n_true:5d},"
+          f" gold there {r.extra['gold_at_best_true']:.3f}, at N = 10^4 {r.bon.gold[-1]:.3f}"
+          f" (best possible {r.extra['gold_max']:.2f}) | proxy's favourite x = {r.space.x[np.argmax(r.proxy.rewards)]:+.2f},"
+          f" right on {acc:.3f} of pi_ref's pairs")
+"""),
+    solution_md(1, r"""
+With capacity 2 the best $N$ does not move (11 both times). $\pi_\mathrm{BoN}$ = `bon_probs(pi_ref, r_proxy, N)`
+depends on the proxy only through its ranking of outcomes, and on the bulk of $\pi_\mathrm{ref}$ both proxies rank
+"further right is better": they are right on the same 97% of $\pi_\mathrm{ref}$'s pairs. A quadratic can bend only
+once; with 2000 clean labels it bends at $x \approx 0.8$, still far past the gold peak at 0.5. The ranking changes
+only in the far tail ($x > 0.8$, about 0.1% of $\pi_\mathrm{ref}$), which Best-of-N reaches only for $N$ in the
+thousands (the gold reward at $N = 10^4$ is a little higher). More clean data gives a better estimate of a
+wrong ranking. With capacity 10 the proxy can represent the bump and its favourite outcome is the gold peak. The
+gold reward then keeps rising to $\approx 1$, its maximum, and stays there: the over-optimization came from the
+proxy's blind spot, not from the size of $N$.
+"""),
+    exercise(2, "fitting before the peak"),
+    solution_code(2, "R_bon fitted to N <= 16 only, and the N it picks", r"""
+gain = res.bon.gold - res.extra["gold_ref"]
+early = res.bon.param <= 16
+fit16 = oo.fit_gao(res.bon.d[early], gain[early], "bon")
+n16 = oo.best_n_from_fit(fit16, sp.ref_probs, res.proxy.rewards, res.bon.param)
+print(f"fit on N <= 16 ({early.sum()} points): d* = {fit16.d_star:.2f} -> picks N = {n16}")
+print(f"fit on all points: d* = {res.fit_bon.d_star:.2f} -> picks N = {res.best_n_fit};  true best N = {res.best_n_true}")
+ax = plt.figure(figsize=(6, 3.6)).gca()
+d = np.linspace(0, res.bon.d.max(), 200)
+ax.plot(res.bon.d, gain, "ko", ms=3, label="exact gold gain (Best-of-N)")
+ax.plot(d, fit16(d), label="R_bon fitted to N ≤ 16")
+ax.plot(d, res.fit_bon(d), ls="--", label="R_bon fitted to every N")
+ax.set_xlabel(r"$d = \sqrt{\mathrm{KL}}$"); ax.set_ylabel("gold gain"); ax.legend(fontsize=8);
+"""),
+    solution_md(2, r"""
+Far off: fitted to $N \le 16$ only, $R_\mathrm{bon}$ puts its peak at a much larger $d$ and picks an $N$ in the
+hundreds or thousands (655 in smoke mode, 3797 in full mode, where more early points are fitted),
+where the gold gain has long collapsed; the fit to every point picks the true best
+$N$. Early points lie on the rising part of the curve, which is nearly straight, so the curvature $\beta$ is poorly
+determined, and a small $\beta$ means a far-away peak $d^\star = \alpha/2\beta$. You cannot tell where
+over-optimization sets in before you have seen it, which is why the gold (or a held-out) reward must be
+measured past the peak.
+"""),
+    exercise(3, "when do estimated quantiles break?"),
+    solution_code(3, "the first N where TV(mean plug-in target, exact-quantile target) > 0.5, for k = 4 ... 64", r"""
+import bondlab as bl
+from scipy.optimize import brentq
+from bondlab.quantile_estimates import plug_in_bon_probs
+
+_, p_le = bl.quantiles(sp.ref_probs, res.proxy.rewards)
+ns = np.unique(np.round(np.logspace(0, 4, 400)))                       # N from 1 to 10^4
+tv_at = lambda n, k: bl.tv(oo.mean_plug_in_target(sp.ref_probs, res.proxy.rewards, n, k),
+                           plug_in_bon_probs(sp.ref_probs, p_le, n))
+c = brentq(lambda c: c ** (-1 / (c - 1)) * (1 - 1 / c) - 0.5, 1.5, 50)  # TV(Beta(a,1), Beta(c a,1)) = 0.5
+for k in (4, 8, 16, 32, 64):
+    n_half = next(n for n in ns if tv_at(n, k) > 0.5)
+    print(f"k = {k:2d}: TV first above 0.5 at N = {n_half:4.0f}   N / (k+1) = {n_half / (k + 1):.2f}   (prediction {c:.2f})")
+"""),
+    solution_md(3, r"""
+For $k = 16$ the TV passes 0.5 near $N \approx 77$, and doubling $k$ doubles that $N$: it stays at about
+$4.5\,(k+1)$. Why: once $N - 1 \gg k$, $E[\hat p^{\,N-1}] \to p^k$ (all $k$ samples must lie below $y$), so the
+estimated target freezes at $\pi_\mathrm{ref}\,p_\le^k$, which is Best-of-$(k+1)$ without term (B), while the
+exact one keeps sharpening as Best-of-$N$. On the quantile scale these are $\mathrm{Beta}(k+1, 1)$ and
+$\mathrm{Beta}(N, 1)$, with CDFs $u^{k+1}$ and $u^N$, so their TV is $\max_v (v - v^c)$ with $c = N/(k+1)$, which depends only
+on the ratio and reaches 0.5 at $c \approx 4.4$. The measured ratio is a little higher because the freeze is not
+complete at $N \approx 4k$ and the grid of $N$ is coarse.
 """),
 ]
 

@@ -1,25 +1,91 @@
-"""Every notebook runs top to bottom in smoke mode, and is committed without outputs."""
+"""Every notebook runs top to bottom in smoke mode, is committed without outputs, and ends with its summary and
+exercises: a "Summary" heading, then an "Exercises" heading listing 2-3 exercises, and after that only markdown
+or worked-solution cells (the convention of tools/make_student.py, which strips them from the student copies)."""
+import importlib.util
 import json
-import os
 import pathlib
+import re
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
-NOTEBOOKS = sorted((pathlib.Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+_spec = importlib.util.spec_from_file_location("make_student", ROOT / "tools" / "make_student.py")
+ms = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(ms)
+
+SUMMARY = re.compile(r"^#{1,6}[ \t]*Summary\b", re.IGNORECASE | re.MULTILINE)
+EXERCISES = re.compile(r"^#{1,6}[ \t]*Exercises\b", re.IGNORECASE | re.MULTILINE)
+ITEM = re.compile(r"^\s{0,3}\d+\.\s", re.MULTILINE)
+
+
+def _source(cell) -> str:
+    return cell.get("source", "")
+
+
+def summary_and_exercises(cells):
+    """``(s, e, listing)``: the index of the first markdown cell with a Summary heading, the index of the first
+    markdown cell with an Exercises heading after it (the same cell counts when the heading comes later in it),
+    and the text after that heading. ``None`` for what is missing."""
+    s = next((i for i, c in enumerate(cells) if c["cell_type"] == "markdown" and SUMMARY.search(_source(c))), None)
+    if s is None:
+        return None, None, None
+    for i in range(s, len(cells)):
+        if cells[i]["cell_type"] != "markdown":
+            continue
+        text = _source(cells[i])
+        if i == s:
+            text = text[SUMMARY.search(text).end():]
+        m = EXERCISES.search(text)
+        if m:
+            return s, i, text[m.end():]
+    return s, None, None
 
 
 def test_there_are_notebooks():
     assert len(NOTEBOOKS) >= 1
 
 
+def test_summary_and_exercises_finder():
+    md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+    one_cell = [md("# t"), code("x = 1"), md("## Summary\n* a\n\n## Exercises\n1. a\n2. b")]
+    assert summary_and_exercises(one_cell)[:2] == (2, 2)
+    split = [md("# t"), md("## Summary\n* a"), md("Exercises are below."), md("## Exercises\n1. a\n2. b"),
+             code("# SOLUTION\ny = 2")]
+    assert summary_and_exercises(split)[:2] == (1, 3)
+    assert len(ITEM.findall(summary_and_exercises(split)[2])) == 2
+    assert summary_and_exercises([md("## Exercises\n1. a"), md("## Summary")])[:2] == (1, None)   # wrong order
+    assert summary_and_exercises([md("# t"), code("## Summary")])[:2] == (None, None)              # code, not markdown
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_committed_without_outputs(path):
     nb = json.loads(path.read_text())
-    assert all(not c.get("outputs") for c in nb["cells"] if c["cell_type"] == "code")
-    last = nb["cells"][-1]
-    assert last["cell_type"] == "markdown" and "exercise" in "".join(last["source"]).lower()
+    assert all(not c.get("outputs") and c.get("execution_count") is None
+               for c in nb["cells"] if c["cell_type"] == "code")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_ends_with_summary_exercises_and_solutions(path):
+    cells = nbformat.read(path, as_version=4).cells      # sources as strings, as tools/make_student.py reads them
+    s, e, listing = summary_and_exercises(cells)
+    assert s is not None, "no markdown cell with a 'Summary' heading"
+    assert e is not None, "no markdown 'Exercises' heading after the Summary heading"
+    n_exercises = len(ITEM.findall(listing))
+    assert 2 <= n_exercises <= 3, f"the Exercises cell lists {n_exercises} numbered exercises, not 2-3"
+    stray = [i for i in range(e + 1, len(cells))
+             if cells[i]["cell_type"] != "markdown" and not ms.is_solution(cells[i])]
+    assert not stray, f"cells {stray} follow the Exercises heading but are neither markdown nor solution cells"
+    solutions = [c for c in cells if ms.is_solution(c)]
+    if solutions:   # worked solutions: at least one cell per exercise, each marked both ways (tag and first line)
+        assert len(solutions) >= n_exercises
+        for c in solutions:
+            assert ms.SOLUTION_TAG in c.get("metadata", {}).get("tags", [])
+            first = next(ln.strip() for ln in _source(c).splitlines() if ln.strip())
+            assert first.startswith(ms.CODE_MARKER if c["cell_type"] == "code" else ms.MARKDOWN_MARKER), first
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -32,3 +98,7 @@ def test_notebook_runs_in_smoke_mode(path, monkeypatch):
     client.execute()
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
+    # every worked solution prints or plots its answer
+    silent = [c.source.splitlines()[1] if len(c.source.splitlines()) > 1 else c.source
+              for c in nb.cells if c.cell_type == "code" and ms.is_solution(c) and not c.get("outputs")]
+    assert not silent, f"solution cells without output: {silent}"

@@ -1,7 +1,9 @@
-"""Student copies (`make student`, tools/make_student.py): solution cells out, exercise cells in, and the
-copies still run in smoke mode up to the first exercise cell."""
+"""Student copies (`make student`, tools/make_student.py): solution cells out, exercise cells in (one per
+solution cell, keeping only its "# EXERCISE:" hint), the copies still end with their summary and exercises, and
+they run in smoke mode up to the first exercise cell."""
 import importlib.util
 import pathlib
+import re
 
 import nbformat
 import pytest
@@ -13,6 +15,25 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 _spec = importlib.util.spec_from_file_location("make_student", ROOT / "tools" / "make_student.py")
 ms = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(ms)
+
+SUMMARY = re.compile(r"^#{1,6}[ \t]*Summary\b", re.IGNORECASE | re.MULTILINE)
+EXERCISES = re.compile(r"^#{1,6}[ \t]*Exercises\b", re.IGNORECASE | re.MULTILINE)
+
+
+def summary_and_exercises(cells):
+    """``(s, e, listing)`` as in tests/test_notebooks.py: the first markdown cell with a Summary heading, the
+    first markdown cell at or after it with an Exercises heading below the summary, and the text after it."""
+    s = next((i for i, c in enumerate(cells) if c.cell_type == "markdown" and SUMMARY.search(c.source)), None)
+    if s is None:
+        return None, None, None
+    for i in range(s, len(cells)):
+        if cells[i].cell_type != "markdown":
+            continue
+        text = cells[i].source if i != s else cells[i].source[SUMMARY.search(cells[i].source).end():]
+        m = EXERCISES.search(text)
+        if m:
+            return s, i, text[m.end():]
+    return s, None, None
 
 
 def _code(src, tags=None, outputs=None):
@@ -112,6 +133,17 @@ def test_there_are_notebooks_to_copy():
     assert NOTEBOOKS, "notebooks/ has no notebooks"
 
 
+def _hints(cell):
+    return [ln for ln in cell.source.splitlines() if ln.strip().startswith("# EXERCISE:")]
+
+
+def _exercises_index(cells):
+    """Index of the markdown cell with the notebook's "Exercises" heading (after its "Summary" heading)."""
+    s, e, _ = summary_and_exercises(cells)
+    assert s is not None and e is not None, "no Summary heading followed by an Exercises heading"
+    return e
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_real_notebook_student_copy(path, tmp_path, monkeypatch):
     (tmp_path / "src").mkdir()
@@ -120,12 +152,33 @@ def test_real_notebook_student_copy(path, tmp_path, monkeypatch):
     teacher = nbformat.read(path, as_version=4)
     student = nbformat.read(out, as_version=4)
     assert removed == sum(ms.is_solution(c) for c in teacher.cells)
+    assert student.metadata["bondlab"]["student"]["solutions_removed"] == removed
     assert not any(ms.is_solution(c) for c in student.cells)
-    assert sum(ms.is_exercise(c) for c in student.cells) >= removed
-    last = student.cells[-1]
-    assert last.cell_type == "markdown" and "exercise" in last.source.lower()
+    assert not any(ms.is_exercise(c) for c in teacher.cells)
+    assert sum(ms.is_exercise(c) for c in student.cells) == removed       # one placeholder per solution cell
+    assert len(student.cells) == len(teacher.cells)
+    for t, s in zip(teacher.cells, student.cells):
+        if not ms.is_solution(t):
+            assert s.source == t.source and not ms.is_exercise(s)
+            continue
+        assert ms.is_exercise(s) and s.cell_type == t.cell_type
+        if s.cell_type == "markdown":
+            assert s.source == ms.MARKDOWN_PLACEHOLDER
+        else:   # the author's hint lines survive, and nothing else of the answer
+            assert _hints(s)[:-1] == _hints(t) and s.source.strip().splitlines() == _hints(s)
+    # the copy still ends with its summary and exercises: after the Exercises heading only markdown and placeholders
+    e = _exercises_index(student.cells)
+    assert e == _exercises_index(teacher.cells)
+    assert all(c.cell_type == "markdown" or ms.is_exercise(c) for c in student.cells[e + 1:])
     if removed == 0:
         # nothing to strip: the copy's code is the teacher's, which tests/test_notebooks.py runs in full
         assert [c.source for c in student.cells] == [c.source for c in teacher.cells]
     else:
         _run_until_first_exercise(student, path.parent, monkeypatch)
+
+
+def test_some_real_notebooks_have_worked_solutions():
+    """The stripping above is exercised on real notebooks, not only on the made-up one."""
+    with_solutions = [p.name for p in NOTEBOOKS
+                      if any(ms.is_solution(c) for c in nbformat.read(p, as_version=4).cells)]
+    assert with_solutions, "no notebook in notebooks/ has solution cells"
