@@ -22,6 +22,26 @@ def code(text: str):
     return new_code_cell(text.strip())
 
 
+def exercise(k: int, title: str):
+    """A plain heading above exercise k's solution cells (kept in the student copy)."""
+    return md(f"### Exercise {k}: {title}")
+
+
+def solution_code(k: int, hint: str, text: str):
+    """Exercise k's solution code: tagged "solution" and opening with "# SOLUTION" (tools/make_student.py
+    replaces it with an empty exercise cell that keeps the "# EXERCISE:" hint line)."""
+    cell = new_code_cell(f"# SOLUTION (exercise {k})\n# EXERCISE: {k}. {hint}\n" + text.strip())
+    cell.metadata["tags"] = ["solution"]
+    return cell
+
+
+def solution_md(k: int, text: str):
+    """Exercise k's written answer: tagged "solution" and opening with "<!-- SOLUTION -->"."""
+    cell = new_markdown_cell("<!-- SOLUTION -->\n**Answer %d.** " % k + text.strip())
+    cell.metadata["tags"] = ["solution"]
+    return cell
+
+
 NB06 = [
     md(r"""
 # 06 · BOND on a small language model: J-BOND vs Best-of-N vs REINFORCE
@@ -188,16 +208,90 @@ print("exact KL(BoN_N || pi_ref):", {n: round(v, 3) for n, v in exact["bon_kl_ex
 * REINFORCE with a KL penalty is a strong baseline at this scale; whether J-BOND or REINFORCE holds the better
   reward/KL front is a measurement, not a given (the paper's Gemma-scale claim need not transfer).
 * Without a stop, any reward is hacked, even the gold one: superlatives, no end token, exploding KL.
-
+"""),
+    md(r"""
 ## Exercises
 
+Predict first, then run.
+
 1. **The proxy is fooled.** Train J-BOND on the proxy reward instead of the gold one
-   (`text_reward(tok, proxy)` in the training cell) and evaluate with the gold reward. Find samples the
+   (`text_reward(tok, proxy)` in the training call) and evaluate with the gold reward. Find samples the
    proxy rates highly and VADER does not. Which words does the policy learn to exploit? (Hint: "not".)
-2. **The regulariser.** Set γ = 2 with the sliders and retrain. How do the KL at the stop and the number of
-   steps change? Then set η = 0.5: what happens to the anchor, and why does the stop come later?
-3. **Fair budgets.** Rerun the comparison with `DemoConfig(budget="steps")` (REINFORCE gets the same number of
-   steps instead of the same seconds). Which method holds the better reward/KL front now, and at which KL?
+2. **The regulariser.** Train to a Best-of-4 target with γ = 0 and with γ = 2, then with η = 0.5. How do the
+   KL at the stop and the number of steps change? What does η = 0.5 do to the anchor?
+3. **Fair budgets.** The comparison above gave REINFORCE the same *seconds* as J-BOND. Give REINFORCE
+   (β_RL = 0.1) the same number of *steps* instead. Which method now gets more gold reward per nat of KL?
+   Count the samples each method drew.
+"""),
+    exercise(1, "the proxy is fooled"),
+    solution_code(1, "J-BOND on the proxy reward; the samples the proxy likes and VADER does not", r"""
+on_proxy = train_jbond(ref, tok, PROMPT_OPENINGS, text_reward(tok, proxy),
+                       JBondConfig(keep_going=True, max_steps=pick(150, 4), batch_prompts=pick(64, 8),
+                                   eval_every=pick(25, 2), seed=2),
+                       evaluate=result.evaluate, desc="J-BOND on the proxy")
+first, last = on_proxy.history[0], on_proxy.history[-1]
+print(f"after {on_proxy.steps} steps: proxy reward {first['proxy_reward']:+.3f} -> {last['proxy_reward']:+.3f},"
+      f" gold reward {first['reward']:+.3f} -> {last['reward']:+.3f}, KL {last['kl']:.2f}")
+probe = list(PROMPT_OPENINGS) * 4
+comp, _ = on_proxy.policy.generate(tok.encode_prompts(probe), 24, torch.Generator().manual_seed(5))
+texts = texts_of(tok, probe, comp)
+g, p = gold(texts), proxy(texts)
+order = (p - g).argsort()[::-1][:6]                      # where the proxy is most over-optimistic
+for i in order:
+    print(f"proxy {p[i]:+.2f}  gold {g[i]:+.2f}  | {texts[i]}")
+share_not = sum("not" in texts[i].split() for i in order) / len(order)
+print(f"'not' appears in {share_not:.0%} of these, and in {sum('not' in t.split() for t in texts) / len(texts):.0%} of all samples")
+"""),
+    solution_md(1, r"""
+The proxy reward climbs much faster than the gold one: the policy learns what a bag of words likes. The
+samples the proxy over-rates are the ones where a negation flips the meaning ("not great", "never ... again")
+or where positive words appear in a negative frame: a bag-of-words model adds the word "great" whether or
+not it is negated, while VADER handles negation. That is reward over-optimization at LM scale: the harder
+the policy optimises the proxy, the more of its gain comes from the proxy's blind spots. (In smoke mode the
+run is too short to show much; run the notebook in full mode.)
+"""),
+    exercise(2, "the regulariser"),
+    solution_code(2, "steps and KL at the Best-of-4 stop for (gamma, eta) = (0, 0.05), (2, 0.05), (0, 0.5)", r"""
+from bondlab import bon_kl_bound
+
+for gamma, eta in ((0.0, 0.05), (2.0, 0.05), (0.0, 0.5)):
+    run_ge = train_jbond(ref, tok, PROMPT_OPENINGS, text_reward(tok, gold),
+                         JBondConfig(target_n=4, gamma=gamma, eta=eta, max_steps=pick(200, 4),
+                                     batch_prompts=pick(32, 8), eval_every=pick(10, 2), seed=3),
+                         evaluate=result.evaluate, desc=f"gamma={gamma} eta={eta}")
+    h = run_ge.history[-1]
+    print(f"gamma={gamma:3.1f} eta={eta:4.2f}: {run_ge.stop_reason:>9s} after {run_ge.steps:3d} steps;"
+          f" quantile {h['quantile']:.3f}, KL {h['kl']:.2f} (Best-of-4 bound {bon_kl_bound(4):.2f}), gold {h['reward']:.3f}")
+"""),
+    solution_md(2, r"""
+γ adds the descent direction of γ·KL(π‖π_anchor) (bondlab implements the sign that lowers it; arXiv v1
+prints the opposite sign): every step is pulled back towards the anchor, so the policy moves more slowly
+and the stop comes later, usually at a similar or slightly lower KL to π_ref. With η = 0.5 the anchor
+follows the policy almost at once: the backward reward −log 16 then compares the policy with (nearly)
+itself, the target Best-of-2(anchor) keeps moving, and the run behaves like aggressive iterative BOND:
+fewer steps per unit of quantile, but more KL for the same quantile.
+"""),
+    exercise(3, "fair budgets"),
+    solution_code(3, "REINFORCE (beta_RL = 0.1) with J-BOND's number of steps; reward, KL and samples drawn", r"""
+from bondlab.lm.reinforce import ReinforceConfig, train_reinforce
+
+jb = result.data["methods"]["jbond"]
+rcfg = ReinforceConfig(beta_rl=0.1, max_steps=jb["steps"], batch_prompts=pick(32, 8), eval_every=pick(10, 2), seed=4)
+rf = train_reinforce(ref, tok, PROMPT_OPENINGS, text_reward(tok, gold), rcfg, evaluate=result.evaluate,
+                     desc="REINFORCE, same steps")
+h = rf.history[-1]
+jb_prompts = result.data["config"]["jbond"]["batch_prompts"]
+print(f"J-BOND    : {jb['steps']} steps, {3 * jb_prompts * jb['steps']:6d} samples drawn; gold {jb['reward']:.3f} at KL {jb['kl']:.2f}"
+      f" -> {jb['reward'] / max(jb['kl'], 1e-9):.2f} reward per nat")
+print(f"REINFORCE : {rf.steps} steps, {rcfg.samples_per_prompt * rcfg.batch_prompts * rf.steps:6d} samples drawn;"
+      f" gold {h['reward']:.3f} at KL {h['kl']:.2f} -> {h['reward'] / max(h['kl'], 1e-9):.2f} reward per nat")
+"""),
+    solution_md(3, r"""
+"Same budget" has no single meaning: J-BOND draws three samples per prompt (one policy, two anchor) and
+scores all three; REINFORCE here draws two. With equal steps REINFORCE sees fewer samples and moves less, so
+it usually ends at a lower reward *and* a lower KL; reward per nat is then the fairer comparison, and it can
+go either way. Report which budget you held fixed (seconds, steps, samples, or reward-model calls) whenever
+you compare RLHF methods: the paper's Gemma-scale curves hold the step count fixed.
 """),
 ]
 
