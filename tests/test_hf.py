@@ -231,9 +231,9 @@ def test_two_processes_match_one_and_resume_matches_no_interruption(model_dir, t
                 a, b = torch.cat([a[:16], a[32:]]), torch.cat([b[:16], b[32:]])
             torch.testing.assert_close(a, b, rtol=0, atol=2e-5, msg=k)
     for h1, h2 in zip(i1["history"], i2["history"], strict=True):
-        for key in ("reward", "quantile", "kl", "length", "train_reward", "not_beaten"):
-            if key in h1:
-                assert h2[key] == pytest.approx(h1[key], abs=1e-4), (h1["step"], key)
+        for key in ("reward", "quantile", "kl", "length", "train_reward", "not_beaten", "loss", "grad_norm"):
+            if key in h1 and not np.isnan(h1[key]):
+                assert h2[key] == pytest.approx(h1[key], rel=1e-4, abs=1e-6), (h1["step"], key)
     # the final model loads with transformers
     m = transformers.AutoModelForCausalLM.from_pretrained(one / "final")
     torch.testing.assert_close(m.transformer.wte.weight, s1["policy/transformer.wte.weight"])

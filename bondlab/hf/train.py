@@ -298,11 +298,13 @@ def train_hf_jbond(policy: HFPolicy, prompt_pool, reward, cfg: HFJBondConfig | N
                                  backward=lambda loss: acc.backward(loss * W))
         train_s += time.perf_counter() - t0
         if step % cfg.eval_every == 0 or step == cfg.max_steps:
+            grad_norm = float(torch.sqrt(sum((p.grad.double() ** 2).sum() for p in model.parameters()
+                                             if p.grad is not None)))                # after DDP's all-reduce
             won = (batch.r >= torch.minimum(batch.r_anchor_1, batch.r_anchor_2)).double()   # r_J = 0
             m = acc.gather(torch.stack([batch.r.double(), torch.maximum(batch.r_anchor_1, batch.r_anchor_2).double(),
                                         won], 1)).mean(0).tolist()
             rec = {"step": step, "loss": float(loss.detach()), "train_reward": m[0], "anchor_best_reward": m[1],
-                   "not_beaten": m[2], **evaluate(step)}
+                   "not_beaten": m[2], "grad_norm": grad_norm, **evaluate(step)}
             history.append(rec)
             bar.set_postfix(q=f"{rec['quantile']:.3f}", kl=f"{rec['kl']:.2f}")
             stop = _check_stop(rec, target_q, kl_budget)
