@@ -212,7 +212,8 @@ def train_hf_jbond(policy: HFPolicy, prompt_pool, reward, cfg: HFJBondConfig | N
     """Data-parallel J-BOND from ``policy`` (pi_ref) on the prompts of ``prompt_pool`` with ``reward``
     (list of texts -> array). Launch one process per device (``accelerate launch``); each builds the same
     policy and calls this. ``out``: folder for checkpoints and the final model (None: nothing written, no
-    resume). Returns the same result on every process."""
+    resume). ``policy.model`` is trained in place (no copy of a large model). Returns the same result on
+    every process."""
     from accelerate import Accelerator
     cfg = cfg or HFJBondConfig()
     if not isinstance(cfg, HFJBondConfig):
