@@ -7,38 +7,9 @@ from __future__ import annotations
 
 import pathlib
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from _cells import code, exercise, md, solution_code, solution_md, write  # notebooks/_cells.py
 
 HERE = pathlib.Path(__file__).parent
-
-
-def md(text: str):
-    return new_markdown_cell(text.strip())
-
-
-def code(text: str):
-    return new_code_cell(text.strip())
-
-
-def exercise(k: int, title: str):
-    """A plain heading cell (kept in the student copy) above exercise k's worked solution."""
-    return md(f"### Exercise {k}: {title}")
-
-
-def solution_code(k: int, hint: str, text: str):
-    """Exercise k's solution code: tagged "solution" and opening with "# SOLUTION" (tools/make_student.py
-    replaces it by an empty exercise cell that keeps the "# EXERCISE:" hint line)."""
-    cell = new_code_cell(f"# SOLUTION (exercise {k})\n# EXERCISE: {k}. {hint}\n" + text.strip())
-    cell.metadata["tags"] = ["solution"]
-    return cell
-
-
-def solution_md(k: int, text: str):
-    """Exercise k's written answer: tagged "solution" and opening with "<!-- SOLUTION -->"."""
-    cell = new_markdown_cell(f"<!-- SOLUTION -->\n**Answer {k}.** " + text.strip())
-    cell.metadata["tags"] = ["solution"]
-    return cell
 
 
 NB01 = [
@@ -457,16 +428,6 @@ $N \approx 1.55K$, close to what we measured.
 ]
 
 
-def write(cells, name: str) -> pathlib.Path:
-    nb = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                            "language": "python"},
-                                             "language_info": {"name": "python"}})
-    path = HERE / name
-    nbformat.validate(nb)
-    nbformat.write(nb, path)
-    return path
-
-
 if __name__ == "__main__":
     for cells, name in [(NB01, "01_best_of_n.ipynb"), (NB02, "02_quantiles_and_n.ipynb")]:
-        print("wrote", write(cells, name))
+        print("wrote", write(cells, HERE / name))

@@ -2,6 +2,7 @@
 import pathlib
 
 import nbformat as nbf
+from _cells import write  # notebooks/_cells.py
 
 HERE = pathlib.Path(__file__).parent
 
@@ -25,11 +26,7 @@ def cell(kind, text):
 
 
 def nb(cells, path):
-    book = nbf.v4.new_notebook()
-    book.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    book.cells = [cell(kind, text) for kind, text in cells]
-    nbf.validate(book)
-    nbf.write(book, path)
+    write([cell(kind, text) for kind, text in cells], path)
 
 SETUP = """import matplotlib.pyplot as plt
 import numpy as np

@@ -8,38 +8,9 @@ from __future__ import annotations
 
 import pathlib
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from _cells import code, exercise, md, solution_code, solution_md, write  # notebooks/_cells.py
 
 HERE = pathlib.Path(__file__).parent
-
-
-def md(text: str):
-    return new_markdown_cell(text.strip())
-
-
-def code(text: str):
-    return new_code_cell(text.strip())
-
-
-def exercise(k: int, title: str):
-    """A plain heading above exercise k's solution cells (kept in the student copy)."""
-    return md(f"### Exercise {k}: {title}")
-
-
-def solution_code(k: int, hint: str, text: str):
-    """Exercise k's solution code: tagged "solution" and opening with "# SOLUTION" (tools/make_student.py
-    replaces it with an empty exercise cell that keeps the "# EXERCISE:" hint line)."""
-    cell = new_code_cell(f"# SOLUTION (exercise {k})\n# EXERCISE: {k}. {hint}\n" + text.strip())
-    cell.metadata["tags"] = ["solution"]
-    return cell
-
-
-def solution_md(k: int, text: str):
-    """Exercise k's written answer: tagged "solution" and opening with "<!-- SOLUTION -->"."""
-    cell = new_markdown_cell("<!-- SOLUTION -->\n**Answer %d.** " % k + text.strip())
-    cell.metadata["tags"] = ["solution"]
-    return cell
 
 
 NB06 = [
@@ -297,9 +268,7 @@ you compare RLHF methods: the paper's Gemma-scale curves hold the step count fix
 
 
 def main():
-    nb = new_notebook(cells=NB06, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                           "language": "python"}})
-    nbformat.write(nb, HERE / "06_small_lm_bond.ipynb")
+    write(NB06, HERE / "06_small_lm_bond.ipynb")
 
 
 if __name__ == "__main__":

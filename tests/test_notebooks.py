@@ -17,32 +17,8 @@ _spec = importlib.util.spec_from_file_location("make_student", ROOT / "tools" / 
 ms = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(ms)
 
-SUMMARY = re.compile(r"^#{1,6}[ \t]*Summary\b", re.IGNORECASE | re.MULTILINE)
-EXERCISES = re.compile(r"^#{1,6}[ \t]*Exercises\b", re.IGNORECASE | re.MULTILINE)
 ITEM = re.compile(r"^\s{0,3}\d+\.\s", re.MULTILINE)
-
-
-def _source(cell) -> str:
-    return cell.get("source", "")
-
-
-def summary_and_exercises(cells):
-    """``(s, e, listing)``: the index of the first markdown cell with a Summary heading, the index of the first
-    markdown cell with an Exercises heading after it (the same cell counts when the heading comes later in it),
-    and the text after that heading. ``None`` for what is missing."""
-    s = next((i for i, c in enumerate(cells) if c["cell_type"] == "markdown" and SUMMARY.search(_source(c))), None)
-    if s is None:
-        return None, None, None
-    for i in range(s, len(cells)):
-        if cells[i]["cell_type"] != "markdown":
-            continue
-        text = _source(cells[i])
-        if i == s:
-            text = text[SUMMARY.search(text).end():]
-        m = EXERCISES.search(text)
-        if m:
-            return s, i, text[m.end():]
-    return s, None, None
+summary_and_exercises = ms.summary_and_exercises
 
 
 def test_there_are_notebooks():
@@ -84,7 +60,7 @@ def test_notebook_ends_with_summary_exercises_and_solutions(path):
         assert len(solutions) >= n_exercises
         for c in solutions:
             assert ms.SOLUTION_TAG in c.get("metadata", {}).get("tags", [])
-            first = next(ln.strip() for ln in _source(c).splitlines() if ln.strip())
+            first = next(ln.strip() for ln in c.get("source", "").splitlines() if ln.strip())
             assert first.startswith(ms.CODE_MARKER if c["cell_type"] == "code" else ms.MARKDOWN_MARKER), first
 
 

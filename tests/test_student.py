@@ -16,24 +16,7 @@ _spec = importlib.util.spec_from_file_location("make_student", ROOT / "tools" / 
 ms = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(ms)
 
-SUMMARY = re.compile(r"^#{1,6}[ \t]*Summary\b", re.IGNORECASE | re.MULTILINE)
-EXERCISES = re.compile(r"^#{1,6}[ \t]*Exercises\b", re.IGNORECASE | re.MULTILINE)
-
-
-def summary_and_exercises(cells):
-    """``(s, e, listing)`` as in tests/test_notebooks.py: the first markdown cell with a Summary heading, the
-    first markdown cell at or after it with an Exercises heading below the summary, and the text after it."""
-    s = next((i for i, c in enumerate(cells) if c.cell_type == "markdown" and SUMMARY.search(c.source)), None)
-    if s is None:
-        return None, None, None
-    for i in range(s, len(cells)):
-        if cells[i].cell_type != "markdown":
-            continue
-        text = cells[i].source if i != s else cells[i].source[SUMMARY.search(cells[i].source).end():]
-        m = EXERCISES.search(text)
-        if m:
-            return s, i, text[m.end():]
-    return s, None, None
+summary_and_exercises = ms.summary_and_exercises
 
 
 def _code(src, tags=None, outputs=None):

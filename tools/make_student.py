@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import pathlib
+import re
 import sys
 
 import nbformat
@@ -28,6 +29,29 @@ CODE_MARKER = "# SOLUTION"          # first-line marker for code cells
 MARKDOWN_MARKER = "<!-- SOLUTION -->"  # first-line marker for markdown cells
 CODE_PLACEHOLDER = "# EXERCISE: write your solution here\n"
 MARKDOWN_PLACEHOLDER = "*Your answer here.*"
+
+
+SUMMARY = re.compile(r"^#{1,6}[ \t]*Summary\b", re.IGNORECASE | re.MULTILINE)
+EXERCISES = re.compile(r"^#{1,6}[ \t]*Exercises\b", re.IGNORECASE | re.MULTILINE)
+
+
+def summary_and_exercises(cells):
+    """``(s, e, listing)``: the index of the first markdown cell with a Summary heading, the index of the first
+    markdown cell with an Exercises heading after it (the same cell counts when the heading comes later in it),
+    and the text after that heading. ``None`` for what is missing. Cells may be nbformat nodes or plain dicts."""
+    cells = list(cells)
+    src = [c.get("source", "") if isinstance(c.get("source", ""), str) else "".join(c["source"]) for c in cells]
+    s = next((i for i, c in enumerate(cells) if c["cell_type"] == "markdown" and SUMMARY.search(src[i])), None)
+    if s is None:
+        return None, None, None
+    for i in range(s, len(cells)):
+        if cells[i]["cell_type"] != "markdown":
+            continue
+        text = src[i] if i != s else src[i][SUMMARY.search(src[i]).end():]
+        m = EXERCISES.search(text)
+        if m:
+            return s, i, text[m.end():]
+    return s, None, None
 
 
 def _first_line(source: str) -> str:
