@@ -24,7 +24,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from . import _validate as V
-from .bon import bon_levels, bon_probs, quantiles
+from .bon import bon_levels, quantiles
 from .proxy import Proxy, ProxyConfig, fit_proxy
 from .quantile_estimates import plug_in_bon_probs
 from .spaces import REWARD_SHAPES, Space, grid_mixture

@@ -10,14 +10,6 @@ from bondlab.lm import load_pretrained, micro_space, VaderReward
 from bondlab.theory import bon_kl, bon_kl_bound
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """One torch thread here (the 2 shared cores are busy); restored afterwards."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 KEYS = {"num_sequences", "ref_mass", "bon_kl_exact", "bon_kl_bound", "mc_draws", "reward_tv"}
 
 

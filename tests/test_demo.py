@@ -15,7 +15,6 @@ from bondlab.lm.reinforce import ReinforceConfig
 from bondlab.lm.rewards import VaderReward
 from bondlab.theory import bon_kl, bon_kl_bound
 
-torch.set_num_threads(1)
 NAMES = ["ref"] + [f"bon_{n}" for n in BON_NS] + ["jbond"] + [f"reinforce_{b:g}" for b in BETA_RLS]
 
 

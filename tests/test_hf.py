@@ -28,7 +28,6 @@ from bondlab.hf import HFJBondConfig, HFPolicy, RewardModel, load_reward, load_s
 from bondlab.lm.corpus import PROMPT_OPENINGS, review_tokenizer             # noqa: E402
 from bondlab.lm.jbond import JBondConfig, train_jbond                       # noqa: E402
 
-torch.set_num_threads(1)
 WORDS = review_tokenizer().words          # <pad>, <end>, <bos>, then the review words
 PROMPTS = ["the food was", "service", "", "the staff is really not"]
 
@@ -203,10 +202,10 @@ def test_two_processes_match_one_and_resume_matches_no_interruption(model_dir, t
     assert main(_cli(model_dir, one_resumed)) == 0                              # ... and resumed to step 4
     env = {**os.environ, "OMP_NUM_THREADS": "1", "BONDLAB_SMOKE": "1"}
     launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-              "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-              "--main_process_port", str(_free_port()), "-m", "bondlab.cli"]
+              "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
     for steps in (2, 4):                                                       # 2 processes, interrupted + resumed
-        res = subprocess.run(launch + _cli(model_dir, two, max_steps=steps), env=env, capture_output=True,
+        port = ["--main_process_port", str(_free_port()), "-m", "bondlab.cli"]  # a fresh port per launch
+        res = subprocess.run(launch + port + _cli(model_dir, two, max_steps=steps), env=env, capture_output=True,
                              text=True, timeout=240)
         assert res.returncode == 0, res.stderr[-3000:]
     assert "on 2 process(es)" in res.stdout

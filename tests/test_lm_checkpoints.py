@@ -10,15 +10,6 @@ from bondlab.lm import GPT, GPTConfig, load_checkpoint, load_pretrained, micro_t
 from bondlab.lm import asset_path
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """One torch thread here (the 2 shared cores are busy); restored afterwards."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def tiny():
     torch.manual_seed(0)
     tok = micro_tokenizer()

@@ -13,15 +13,6 @@ from bondlab.lm import (GPT, exact_bon_log_probs, exact_kl, jeffreys_to_target, 
 from bondlab.theory import bon_kl, bon_kl_bound
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """One torch thread here (the 2 shared cores are busy); restored afterwards."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def micro():
     model, tok = load_pretrained("micro")

@@ -15,7 +15,6 @@ from bondlab.lm.policy import LMPolicy
 from bondlab.lm.pretrain import model_config
 from bondlab.objectives import LOG16, forward_bond_loss
 
-torch.set_num_threads(1)
 TOK = micro_tokenizer()
 
 

@@ -6,15 +6,6 @@ import torch
 from bondlab.lm import GPT, GPTConfig, LMPolicy, completion_mask, load_pretrained
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """One torch thread here (the 2 shared cores are busy); restored afterwards."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def tiny(seed=0, **kw):
     torch.manual_seed(seed)
     cfg = dict(vocab_size=9, block_size=12, n_layer=2, n_head=2, n_embd=16, end_id=1, pad_id=0, no_emit=(0, 2))

@@ -9,7 +9,6 @@ from bondlab.lm.pretrain import model_config
 from bondlab.lm.reinforce import ReinforceConfig, reinforce_batch_loss, train_reinforce
 from bondlab.objectives import reinforce_objective_exact
 
-torch.set_num_threads(1)
 TOK = micro_tokenizer()
 
 

@@ -1,18 +1,8 @@
 """Rewards: VADER gold and the bag-of-words Bradley-Terry proxy (held-out agreement, and fooled by negation)."""
 import numpy as np
 import pytest
-import torch
 
 from bondlab.lm import ProxyConfig, VaderReward, sample_reviews, train_proxy
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    """One torch thread here (the 2 shared cores are busy); restored afterwards."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ import bondlab as B
 from bondlab import objectives as O
 from bondlab.divergences import grad_backward_kl_logits, grad_forward_kl_logits, grad_jeffreys_logits
 
-torch.set_num_threads(1)
 K = 8
 REF = np.array([0.05, 0.2, 0.1, 0.15, 0.1, 0.2, 0.15, 0.05])
 R = np.array([0.0, 1.0, 1.0, 2.0, 3.0, 3.0, 4.0, 5.0])        # tied levels: term (B) matters

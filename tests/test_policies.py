@@ -6,7 +6,6 @@ import torch
 import bondlab as B
 from bondlab.policies import GaussianPolicy, TabularPolicy, make_policy
 
-torch.set_num_threads(1)
 
 
 def test_tabular_starts_at_its_probs_and_samples_them(rng):

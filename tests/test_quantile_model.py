@@ -6,7 +6,6 @@ import torch
 import bondlab as B
 from bondlab.quantile_model import QuantileConfig, QuantileModel, fit_quantile_model, quantile_bce_loss
 
-torch.set_num_threads(1)
 
 
 def _expected_bce(q, p_le):

@@ -3,7 +3,6 @@ solution cell, keeping only its "# EXERCISE:" hint), the copies still end with t
 they run in smoke mode up to the first exercise cell."""
 import importlib.util
 import pathlib
-import re
 
 import nbformat
 import pytest

@@ -1,14 +1,12 @@
 """Training loops: convergence to pi_BoN, mode seeking vs covering, iterative BOND = Best-of-n^M, J-BOND gamma."""
 import numpy as np
 import pytest
-import torch
 
 import bondlab as B
 from bondlab.jbond import IterativeConfig, JBondConfig, train_iterative, train_jbond
 from bondlab.objectives import rlhf_optimal_probs
 from bondlab.train import METRICS, BondConfig, ReinforceConfig, metrics, train_bond, train_reinforce
 
-torch.set_num_threads(1)
 SPACE = B.grid_mixture(k=61, weights=(0.5, 0.5), means=(-0.5, 0.5), scales=(0.15, 0.15), reward="two_peaks")
 
 

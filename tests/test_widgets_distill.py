@@ -3,13 +3,11 @@ import re
 
 import numpy as np
 import pytest
-import torch
 
 import bondlab as B
 from bondlab.widgets.distill import bimodal_space, distill_panel
 from bondlab.widgets.iterative import iterative_panel
 
-torch.set_num_threads(1)
 
 
 def cell(panel, key):

@@ -1,6 +1,5 @@
 """Notebook 04's panel: every slider changes the readout and the plotted data, as the library computes them."""
 import re
-from dataclasses import replace
 
 import numpy as np
 import pytest
