@@ -19,6 +19,7 @@ so the exact path agrees with finite differences to many digits.
 """
 from __future__ import annotations
 
+import abc
 import copy
 
 import numpy as np
@@ -33,11 +34,12 @@ FAMILIES = ("tabular", "gaussian")
 DTYPE = torch.float64
 
 
-class Policy(nn.Module):
+class Policy(nn.Module, abc.ABC):
     """Common code: sampling, per-sample log-probs, anchors and the EMA update. Subclasses define log_probs()."""
 
-    def log_probs(self) -> torch.Tensor:  # (K,)
-        raise NotImplementedError
+    @abc.abstractmethod
+    def log_probs(self) -> torch.Tensor:
+        """(K,) log pi over the whole space."""
 
     def probs_np(self) -> np.ndarray:
         """(K,) pi as a float64 numpy vector that sums to 1 (for the exact metrics in bondlab.divergences)."""
