@@ -214,12 +214,15 @@ share_not = sum("not" in texts[i].split() for i in order) / len(order)
 print(f"'not' appears in {share_not:.0%} of these, and in {sum('not' in t.split() for t in texts) / len(texts):.0%} of all samples")
 """),
     solution_md(1, r"""
-The proxy reward climbs much faster than the gold one: the policy learns what a bag of words likes. The
-samples the proxy over-rates are the ones where a negation flips the meaning ("not great", "never ... again")
-or where positive words appear in a negative frame: a bag-of-words model adds the word "great" whether or
-not it is negated, while VADER handles negation. That is reward over-optimization at LM scale: the harder
-the policy optimises the proxy, the more of its gain comes from the proxy's blind spots. (In smoke mode the
-run is too short to show much; run the notebook in full mode.)
+The proxy's score climbs far faster than the gold one (in a full run, proxy +0.01 → +1.75 against gold
++0.07 → +0.75 after 150 steps): the policy learns what a bag of words likes, which is *more positive
+words*. The samples the proxy over-rates most pile superlatives around a negative clause ("... but the staff
+is not truly pleasant", "... but the room was very terrible"): a bag-of-words model adds up "truly",
+"pleasant", "superb" whether or not they are negated or contradicted, while VADER reads negation and "but".
+Check the printed shares before blaming "not" alone: in our run "not" was hardly more frequent among the
+worst cases than among all samples, so the additive scoring, not one word, is the blind spot being
+exploited. That is reward over-optimization at LM scale. (In smoke mode the run is too short to show
+much; run the notebook in full mode.)
 """),
     exercise(2, "the regulariser"),
     solution_code(2, "steps and KL at the Best-of-4 stop for (gamma, eta) = (0, 0.05), (2, 0.05), (0, 0.5)", r"""
