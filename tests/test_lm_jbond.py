@@ -6,32 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from bondlab.lm.corpus import micro_reward, micro_tokenizer
+from bondlab.lm.corpus import micro_reward
 from bondlab.lm.exact import exact_kl, micro_space
 from bondlab.lm.jbond import (JBondConfig, jbond_batch, jbond_batch_loss, quantile_target, train_jbond)
 from bondlab.lm.metrics import RefPool, quantile_against, sequence_kl
-from bondlab.lm.model import GPT
 from bondlab.lm.policy import LMPolicy
-from bondlab.lm.pretrain import model_config
 from bondlab.objectives import LOG16, forward_bond_loss
-
-TOK = micro_tokenizer()
-
-
-def micro_gpt(seed=0) -> GPT:
-    torch.manual_seed(seed)
-    return GPT(model_config("micro")).eval()
-
-
-def reward_fn(prompts, comp):
-    return micro_reward(comp).numpy()
-
-
-def exact_log_probs(model):
-    with torch.no_grad():
-        lp = micro_space().log_probs(model)
-    return lp - torch.logsumexp(lp, 0)
-
+from micro_helpers import TOK, exact_log_probs, micro_gpt, reward_fn  # tests/micro_helpers.py
 
 def _snis_backward_objective(policy, batch, logp0, R0):
     """-E_pi[R] on the fixed batch by self-normalised importance sampling from the batch's policy pi_0, with

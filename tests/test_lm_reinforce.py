@@ -2,30 +2,10 @@
 import pytest
 import torch
 
-from bondlab.lm.corpus import micro_reward, micro_tokenizer
 from bondlab.lm.exact import exact_kl, micro_space
-from bondlab.lm.model import GPT
-from bondlab.lm.pretrain import model_config
 from bondlab.lm.reinforce import ReinforceConfig, reinforce_batch_loss, train_reinforce
 from bondlab.objectives import reinforce_objective_exact
-
-TOK = micro_tokenizer()
-
-
-def micro_gpt(seed=0) -> GPT:
-    torch.manual_seed(seed)
-    return GPT(model_config("micro")).eval()
-
-
-def reward_fn(prompts, comp):
-    return micro_reward(comp).numpy()
-
-
-def exact_log_probs(model):
-    with torch.no_grad():
-        lp = micro_space().log_probs(model)
-    return lp - torch.logsumexp(lp, 0)
-
+from micro_helpers import TOK, exact_log_probs, micro_gpt, reward_fn  # tests/micro_helpers.py
 
 def _run(ref, beta_rl, steps=25, seed=3):
     cfg = ReinforceConfig(beta_rl=beta_rl, max_steps=steps, batch_prompts=16, samples_per_prompt=4, lr=1e-2,
