@@ -1,5 +1,4 @@
 """Exact Best-of-N against independent oracles: brute-force enumeration, Monte Carlo, float64 references."""
-import itertools
 import math
 
 import numpy as np
@@ -10,17 +9,7 @@ from scipy import stats
 
 import bondlab as bl
 from bondlab.bon import bon_terms
-
-
-def brute_force_bon(p, r, n):
-    """Enumerate all K^n draws; the first index holding the highest reward wins."""
-    k = len(p)
-    out = [0.0] * k
-    for draw in itertools.product(range(k), repeat=n):
-        prob = math.prod(p[i] for i in draw)
-        best = max(range(n), key=lambda j: (r[draw[j]], -j))
-        out[draw[best]] += prob
-    return np.array(out)
+from helpers import enumerate_bon  # tests/helpers.py
 
 
 def theorem1(p, r, n):
@@ -52,7 +41,7 @@ def random_space(rng, k, levels=3, zero=0.0):
 def test_brute_force_oracle_with_ties(k, n, rng):
     for _ in range(6):
         p, r = random_space(rng, k, levels=2 if k > 2 else 3, zero=0.2)
-        expect = brute_force_bon(p.tolist(), r.tolist(), n)
+        expect = enumerate_bon(p.tolist(), r.tolist(), n)
         assert np.max(np.abs(bl.bon_probs(p, r, n) - expect)) < 1e-12
         assert np.max(np.abs(np.exp(bl.bon_log_probs(p, r, n)) - expect)) < 1e-12
         assert np.max(np.abs(theorem1(p.tolist(), r.tolist(), n) - expect)) < 1e-12

@@ -1,23 +1,15 @@
 """``bondlab toy bon``: its table agrees with brute-force enumeration (exact column) and with the exact law
 within Monte Carlo error (sampled column); it writes its figures; bad input exits 2 with a clear message."""
 import csv
-import itertools
 
 import numpy as np
 import pytest
 
 from bondlab import grid_mixture, tie_example
 from bondlab.cli import main
+from helpers import enumerate_bon  # tests/helpers.py
 
 SMOKE_SAMPLES = 20_000
-
-
-def enumerate_bon(p, r, n):
-    out = np.zeros(p.size)
-    for draw in itertools.product(range(p.size), repeat=n):
-        best = max(range(n), key=lambda i: (r[draw[i]], -i))
-        out[draw[best]] += np.prod(p[list(draw)])
-    return out
 
 
 def read_table(path):

@@ -1,5 +1,4 @@
 """Plot helpers return their axes and draw the right data, checked against recomputations by brute force."""
-import itertools
 
 import matplotlib
 
@@ -12,6 +11,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from bondlab import bon_probs, grid_mixture, sample_bon, tie_example, uniform_binary  # noqa: E402
 from bondlab.plots import bon as P  # noqa: E402
 from bondlab.quantile_estimates import mc_p_le  # noqa: E402
+from helpers import enumerate_bon  # tests/helpers.py
 
 
 def lines(ax):
@@ -39,15 +39,6 @@ def brute_p_le(p, r):
 
 def brute_p_lt(p, r):
     return np.array([p[r < ri].sum() for ri in r])
-
-
-def enumerate_bon(p, r, n):
-    """Law of 'draw n from p, keep the first best', by enumerating all K^n draws."""
-    out = np.zeros(p.size)
-    for draw in itertools.product(range(p.size), repeat=n):
-        best = max(range(n), key=lambda i: (r[draw[i]], -i))
-        out[draw[best]] += np.prod(p[list(draw)])
-    return out
 
 
 def new_ax():

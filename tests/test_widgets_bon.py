@@ -1,6 +1,5 @@
 """Notebook 01's panel: every control, set through ``.value``, changes the readout and the plotted data to
 what an independent recomputation gives (direct KL sums, pairwise win counts, brute-force quantiles)."""
-import re
 
 import numpy as np
 import pytest
@@ -8,16 +7,7 @@ import pytest
 from bondlab import bon_probs, grid_mixture
 from bondlab.spaces import REWARD_SHAPES
 from bondlab.widgets.bon import bon_panel
-
-
-def readout(panel):
-    return {k: float(v) for k, v in re.findall(r'id="(\w+)"[^>]*>([-+0-9.e]+)<', panel.readout.value)}
-
-
-def line(ax, needle):
-    hits = [l for l in ax.get_lines() if needle in l.get_label()]
-    assert len(hits) == 1
-    return np.asarray(hits[0].get_ydata())
+from helpers import line, readout  # tests/helpers.py
 
 
 def expected(weight, reward, n):

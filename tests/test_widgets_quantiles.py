@@ -1,6 +1,5 @@
 """Notebook 02's panel: the k and N sliders change the plug-in target and its TV error, which match a
 hand-written recomputation (brute-force quantiles, the estimate drawn from the same seed)."""
-import re
 
 import numpy as np
 import pytest
@@ -8,16 +7,7 @@ import pytest
 from bondlab import bon_probs, grid_mixture
 from bondlab.quantile_estimates import mc_p_le
 from bondlab.widgets.quantiles import quantile_panel
-
-
-def readout(panel):
-    return {k: float(v) for k, v in re.findall(r'id="(\w+)"[^>]*>([-+0-9.e]+)<', panel.readout.value)}
-
-
-def line(ax, needle):
-    hits = [l for l in ax.get_lines() if needle in l.get_label()]
-    assert len(hits) == 1
-    return np.asarray(hits[0].get_ydata())
+from helpers import line, readout  # tests/helpers.py
 
 
 def recompute(space, k, n, seed, reps):
