@@ -84,3 +84,60 @@ def test_pretraining_is_reproducible():
     assert ha["loss"] == hb["loss"]
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
     assert ha["loss"][-1] < ha["loss"][0]
+
+
+def _rewrite(path, state=None, **sidecar):
+    """Rewrite a checkpoint's weights (``state``) and/or sidecar fields, the size and sha256 recomputed so
+    that only the damage itself is left to find."""
+    from safetensors.torch import save_file
+    weights, js = path.with_suffix(".safetensors"), path.with_suffix(".json")
+    if state is not None:
+        save_file(state, str(weights))
+    info = json.loads(js.read_text())
+    for k, v in sidecar.items():
+        info[k] = v
+    info["num_bytes"] = weights.stat().st_size
+    info["sha256"] = hashlib.sha256(weights.read_bytes()).hexdigest()
+    js.write_text(json.dumps(info))
+
+
+@pytest.mark.parametrize("field,value", [("n_embd", 16), ("vocab_size", 9), ("n_layer", 2), ("block_size", 4)])
+def test_a_sidecar_config_that_does_not_fit_the_tensors_is_refused(tmp_path, field, value):
+    m, tok = tiny()
+    path = save_checkpoint(m, tok, tmp_path / "m").with_suffix("")
+    cfg = {**m.cfg.to_dict(), field: value}
+    words = list(tok.words) + ["extra"] * (value - len(tok.words)) if field == "vocab_size" else list(tok.words)
+    _rewrite(path, config=cfg, words=words)
+    with pytest.raises(ValueError, match=r"m\.safetensors.*(shape|missing)"):
+        load_checkpoint(path)
+
+
+def test_a_word_list_that_does_not_fit_vocab_size_is_refused(tmp_path):
+    m, tok = tiny()
+    path = save_checkpoint(m, tok, tmp_path / "m").with_suffix("")
+    for words in (list(tok.words)[:-1], list(tok.words) + ["extra"]):
+        _rewrite(path, words=words)
+        with pytest.raises(ValueError, match=r"m\.json.*words for vocab_size 8"):
+            load_checkpoint(path)
+    _rewrite(path, words=list(tok.words), config={**m.cfg.to_dict(), "no_emit": [0, 99]})
+    with pytest.raises(ValueError, match=r"m\.json.*no_emit"):
+        load_checkpoint(path)
+    _rewrite(path, config={**m.cfg.to_dict(), "n_head": 3})
+    with pytest.raises(ValueError, match=r"m\.json.*n_head"):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_weights_with_a_matching_checksum_are_refused(tmp_path, bad):
+    m, tok = tiny()
+    path = save_checkpoint(m, tok, tmp_path / "m").with_suffix("")
+    state = {k: v.clone() for k, v in m.state_dict().items()}
+    state["blocks.0.mlp.0.weight"][3, 1] = bad
+    _rewrite(path, state=state)
+    with pytest.raises(ValueError, match=r"m\.safetensors.*blocks\.0\.mlp\.0\.weight.*NaN or infinite"):
+        load_checkpoint(path)
+    state = {k: v.clone() for k, v in m.state_dict().items()}
+    state["wpe.weight"] = state["wpe.weight"][:-1].contiguous()          # one position short
+    _rewrite(path, state=state)
+    with pytest.raises(ValueError, match=r"m\.safetensors.*wpe\.weight.*shape"):
+        load_checkpoint(path)

@@ -44,6 +44,8 @@ class GPTConfig:
         for name in ("end_id", "pad_id"):
             if not 0 <= getattr(self, name) < self.vocab_size:
                 raise ValueError(f"{name} must be a token id below vocab_size {self.vocab_size}")
+        if any(not 0 <= i < self.vocab_size for i in self.no_emit):
+            raise ValueError(f"no_emit must hold token ids below vocab_size {self.vocab_size}, got {list(self.no_emit)}")
         if self.end_id in self.no_emit:
             raise ValueError("no_emit must not contain end_id: the model has to be able to stop")
 
