@@ -12,20 +12,24 @@ first end-of-sequence token; what follows (padding) is masked out.
 
 Sampling. ``model.generate(do_sample=True, top_k=0, top_p=1.0, temperature=1.0)`` draws from the full
 softmax at temperature 1 but takes no ``torch.Generator``. :meth:`HFPolicy.sample` draws from the same
-distribution token by token with the model's own KV cache (``past_key_values``), by inverse CDF on
+distribution token by token with a KV cache (a ``transformers.DynamicCache`` made here and handed to
+the forward as ``cache``, or ``past_key_values`` before transformers 5.24), by inverse CDF on
 uniform numbers taken from the generator up front: a (B, max_new_tokens) block per call, however early
 the rows end. Same generator state, same completions; and a data-parallel run can hand each process its
 rows of one global draw (``bondlab.hf.train.ShardedUniforms``), so two processes sample exactly what one
 process would over the same global batch.
 
 Prompts of different lengths are left-padded, with an attention mask and position ids counted from each
-row's first real token, so padding changes nothing but float rounding. Dropout: call ``model.eval()``
+row's first real token, so padding changes nothing but float rounding. A prompt plus ``max_new_tokens``
+that would run past the model's positions (``config.max_position_embeddings``) is refused with a
+ValueError before any work. Dropout: call ``model.eval()``
 (``from_pretrained`` does); the J-BOND trainer keeps dropout off, so the log-probs it trains are those of
 the distribution it samples.
 """
 from __future__ import annotations
 
 import copy
+import inspect
 
 import torch
 import torch.nn.functional as F
@@ -76,6 +80,29 @@ def draw(logits: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
 
 def _unwrap(model):
     return getattr(model, "module", model)   # a DistributedDataParallel wrapper holds the model in .module
+
+
+def cache_kw(model) -> str:
+    """The forward's name for the KV cache: ``cache`` where the model takes it (transformers 5.24 on),
+    else ``past_key_values`` (deprecated from 5.24, removed in 5.40)."""
+    return "cache" if "cache" in inspect.signature(_unwrap(model).forward).parameters else "past_key_values"
+
+
+def new_cache(model):
+    """An empty ``transformers.DynamicCache`` for ``model`` (built from its config where the class takes
+    one, transformers 4.56 on: sliding-window layers get their own kind of cache). The forward fills it
+    in place."""
+    from transformers import DynamicCache
+    if "config" in inspect.signature(DynamicCache.__init__).parameters:
+        return DynamicCache(config=_unwrap(model).config)
+    return DynamicCache()
+
+
+def position_limit(model) -> int | None:
+    """The number of positions the model has (``config.max_position_embeddings``: GPT-2's ``n_positions``),
+    or None when its config does not say."""
+    n = getattr(getattr(_unwrap(model), "config", None), "max_position_embeddings", None)
+    return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else None
 
 
 class HFPolicy:
@@ -139,6 +166,18 @@ class HFPolicy:
             out.append(ids)
         return out
 
+    def check_fits(self, prompts, n_tokens: int | None = None, name: str = "max_new_tokens") -> None:
+        """ValueError naming ``name`` and the limit unless the longest prompt plus ``n_tokens`` (default
+        ``max_new_tokens``) completion tokens fit the model's positions (the last token is never fed)."""
+        self._fit(self.encode(prompts), self.max_new_tokens if n_tokens is None else n_tokens, name)
+
+    def _fit(self, ids: list[list[int]], n: int, name: str) -> None:
+        limit, P = position_limit(self.model), max(len(r) for r in ids)
+        if limit is not None and P + n - 1 > limit:
+            raise ValueError(f"{name} ({n}) is too large for the model: the longest prompt has {P} tokens, and "
+                             f"{P} + {n} - 1 exceeds its {limit} positions (config.max_position_embeddings); "
+                             f"at most {limit - P + 1} fit")
+
     def _left_pad(self, ids: list[list[int]]):
         """((B, P) ids, (B, P) attention mask) with every row left-padded to the longest."""
         P = max(len(r) for r in ids)
@@ -159,14 +198,17 @@ class HFPolicy:
         """One completion per prompt: ((B, T) long ids, (B, T) bool mask), T <= max_new_tokens, pad after
         the first eos. ``use_cache=False`` recomputes the whole prefix at each step (same tokens, slower;
         for testing the cache)."""
-        x, am = self._left_pad(self.encode(prompts))                                   # (B, P)
+        ids = self.encode(prompts)
+        self._fit(ids, self.max_new_tokens, "max_new_tokens")
+        x, am = self._left_pad(ids)                                                    # (B, P)
         B, Tm = x.shape[0], self.max_new_tokens
         u = uniforms(generator, B, Tm)                                                 # (B, Tm)
         out = torch.full((B, Tm), self.pad_id, dtype=torch.long, device=x.device)
         done = torch.zeros(B, dtype=torch.bool, device=x.device)
         model = _unwrap(self.model)
-        res = model(input_ids=x, attention_mask=am, position_ids=self._positions(am), use_cache=use_cache)
-        past, t = res.past_key_values, 0
+        kv = {cache_kw(model): new_cache(model)} if use_cache else {}                  # filled in place
+        res = model(input_ids=x, attention_mask=am, position_ids=self._positions(am), use_cache=use_cache, **kv)
+        t = 0
         for t in range(Tm):
             nxt = draw(res.logits[:, -1], u[:, t])                                       # (B,)
             nxt = torch.where(done, torch.full_like(nxt, self.pad_id), nxt)
@@ -178,8 +220,7 @@ class HFPolicy:
             pos = self._positions(am)
             if use_cache:
                 res = model(input_ids=nxt[:, None], attention_mask=am, position_ids=pos[:, -1:],
-                            past_key_values=past, use_cache=True)
-                past = res.past_key_values
+                            use_cache=True, **kv)
             else:
                 seq = torch.cat([x, out[:, :t + 1]], dim=1)
                 res = model(input_ids=seq, attention_mask=am, position_ids=pos, use_cache=False)
@@ -196,7 +237,9 @@ class HFPolicy:
     def token_logits(self, prompts, completions: torch.Tensor):
         """Teacher-forced ((B, T, V) logits of each completion token's distribution, (B, T) mask)."""
         self._check(prompts, completions)
-        x, am = self._left_pad(self.encode(prompts))                                   # (B, P)
+        ids = self.encode(prompts)
+        self._fit(ids, completions.shape[1], "completions")
+        x, am = self._left_pad(ids)                                                    # (B, P)
         y = completions.to(x.device)
         P, T = x.shape[1], y.shape[1]
         seq = torch.cat([x, y[:, :-1]], dim=1)                                        # (B, P+T-1)

@@ -20,16 +20,20 @@ KL(pi || pi_ref) per sequence, exact over the vocabulary at each token and summe
 samples (as :mod:`bondlab.lm.metrics`). Training stops when the mean quantile reaches N/(N+1) (target N),
 or the KL exceeds ``kl_budget``, or after ``max_steps``.
 
-Checkpoints: the main process writes ``checkpoint.safetensors`` (policy, anchor, Adam state, the training
-generator's state) and ``checkpoint.json`` (step, history, optimizer hyper-parameters, size and sha256 of
-the weights) every ``checkpoint_every`` steps and at the end; a run started on the same folder resumes from
-it, and ends with the same result as an uninterrupted run. The final policy is also written with
+Checkpoints (:mod:`bondlab.hf.checkpoint`): the main process writes ``checkpoint.safetensors`` (policy,
+anchor, Adam state, the training generator's state) and ``checkpoint.json`` (step, history, config,
+optimizer hyper-parameters, size and sha256 of the weights) every ``checkpoint_every`` steps and at the end;
+a run started on the same folder with the same settings resumes from it (other settings are refused, see
+``RESUMABLE``), and ends with the same result as an uninterrupted run.
+
+Refused before any work: float16 weights (Adam's eps, 1e-8, is 0 in float16 and squared gradients below
+about 2e-4 underflow to 0, so the first step divides 0 by 0: NaN weights), and a ``max_new_tokens`` that
+does not fit the model's positions after the longest prompt. Training stops with a ValueError when the loss
+or a weight becomes non-finite (:func:`bondlab.lm.jbond.jbond_step`). The final policy is also written with
 ``save_pretrained`` to ``<out>/final`` (safetensors), loadable with ``AutoModelForCausalLM``.
 """
 from __future__ import annotations
 
-import json
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -40,17 +44,13 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .. import _validate as V
-from ..lm.checkpoints import sha256_of
 from ..lm.jbond import JBondConfig, _check_stop, _optimizer, jbond_step, quantile_target, sample_prompts
 from .adapter import HFPolicy, _unwrap
+from .checkpoint import CHECKPOINT, check_resume, fingerprint, load_state, paths, restore, run_identity, save_state
 from .rewards import text_reward
 
 __all__ = ["HFJBondConfig", "HFTrainResult", "ShardedUniforms", "train_hf_jbond", "sequence_kl",
            "load_state", "CHECKPOINT"]
-
-CHECKPOINT = "checkpoint"
-FORMAT = "bondlab-hf-jbond/1"
-
 
 @dataclass
 class HFJBondConfig(JBondConfig):
@@ -121,91 +121,6 @@ def _seeded(*key) -> torch.Generator:
     return torch.Generator().manual_seed(int(np.random.SeedSequence(list(key)).generate_state(1)[0]))
 
 
-# ------------------------------------------------------------------------------------------------ checkpoints
-def _paths(out) -> tuple[Path, Path]:
-    return Path(out) / f"{CHECKPOINT}.safetensors", Path(out) / f"{CHECKPOINT}.json"
-
-
-def _save_state(out, model, anchor, opt, gen: torch.Generator, info: dict) -> Path:
-    """Write the checkpoint atomically (temporary files, then rename; the sidecar last)."""
-    from safetensors.torch import save_file
-    weights, sidecar = _paths(out)
-    weights.parent.mkdir(parents=True, exist_ok=True)
-    names = [n for n, _ in model.named_parameters()]
-    state = {f"policy/{n}": p.detach().cpu().contiguous() for n, p in model.named_parameters()}
-    state.update({f"anchor/{n}": p.detach().cpu().contiguous() for n, p in anchor.named_parameters()})
-    osd = opt.state_dict()
-    for i, n in enumerate(names):
-        for k, v in osd["state"].get(i, {}).items():
-            state[f"opt/{k}/{n}"] = torch.as_tensor(v).detach().cpu().contiguous()
-    state["rng/train"] = gen.get_state()
-    tmp = weights.with_suffix(".safetensors.tmp")
-    save_file(state, str(tmp))
-    os.replace(tmp, weights)
-    info = {"format": FORMAT, **info, "param_groups": osd["param_groups"], "names": names,
-            "file": weights.name, "num_bytes": weights.stat().st_size, "sha256": sha256_of(weights)}
-    tmp = sidecar.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(info, indent=1) + "\n")
-    os.replace(tmp, sidecar)
-    return weights
-
-
-def load_state(out) -> tuple[dict, dict]:
-    """(tensors, info) of the checkpoint in ``out``, its size and sha256 checked; a ValueError names the
-    file at fault (missing sidecar or weights, damaged sidecar, truncated file, sha256 mismatch)."""
-    from safetensors.torch import load as st_load
-    weights, sidecar = _paths(out)
-    if not sidecar.is_file():
-        raise ValueError(f"checkpoint sidecar {sidecar} is missing")
-    try:
-        info = json.loads(sidecar.read_text())
-        num_bytes, sha = int(info["num_bytes"]), str(info["sha256"])
-        if info.get("format") != FORMAT:
-            raise KeyError(f"format {info.get('format')!r} is not {FORMAT!r}")
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-        raise ValueError(f"checkpoint sidecar {sidecar} is damaged: {e}") from None
-    if not weights.is_file():
-        raise ValueError(f"checkpoint file {weights} is missing")
-    size = weights.stat().st_size
-    if size != num_bytes:
-        raise ValueError(f"checkpoint file {weights} has {size} bytes, expected {num_bytes}"
-                         + (" (truncated)" if size < num_bytes else ""))
-    got = sha256_of(weights)
-    if got != sha:
-        raise ValueError(f"checkpoint file {weights} fails its sha256 check: {got} != recorded {sha}")
-    try:
-        return st_load(weights.read_bytes()), info
-    except Exception as e:  # safetensors raises its own error types
-        raise ValueError(f"checkpoint file {weights} is not a readable safetensors file: {e}") from None
-
-
-def _restore(tensors, info, model, anchor, opt, gen: torch.Generator) -> None:
-    names = [n for n, _ in model.named_parameters()]
-    if info["names"] != names:
-        raise ValueError("checkpoint parameters do not match the model (was it written for another --model?)")
-    with torch.no_grad():
-        for (n, p), (_, pa) in zip(model.named_parameters(), anchor.named_parameters()):
-            p.copy_(tensors[f"policy/{n}"])
-            pa.copy_(tensors[f"anchor/{n}"])
-    state = {}
-    for i, n in enumerate(names):
-        s = {k.split("/")[1]: v for k, v in tensors.items() if k.startswith("opt/") and k.split("/", 2)[2] == n}
-        if s:
-            state[i] = s
-    opt.load_state_dict({"state": state, "param_groups": info["param_groups"]})
-    gen.set_state(tensors["rng/train"])
-
-
-def _fingerprint(*models) -> torch.Tensor:
-    """(2 * len(models),) float64: plain and position-weighted sums of all parameters (equal models, equal
-    numbers; a one-ulp difference anywhere changes them)."""
-    out = []
-    for m in models:
-        flat = torch.cat([p.detach().double().flatten().cpu() for p in m.parameters()])
-        out += [flat.sum(), (flat * torch.linspace(1, 2, flat.numel(), dtype=torch.float64)).sum()]
-    return torch.stack(out)
-
-
 # ------------------------------------------------------------------------------------------------ training
 def train_hf_jbond(policy: HFPolicy, prompt_pool, reward, cfg: HFJBondConfig | None = None, *, out=None,
                    accelerator=None, resume: bool = True, progress: bool = True) -> HFTrainResult:
@@ -223,6 +138,13 @@ def train_hf_jbond(policy: HFPolicy, prompt_pool, reward, cfg: HFJBondConfig | N
     prompt_pool = list(prompt_pool)
     if not prompt_pool or not all(isinstance(p, str) for p in prompt_pool):
         raise ValueError("prompt_pool must be a non-empty list of prompt texts")
+    dtypes = {p.dtype for p in policy.parameters()}
+    if torch.float16 in dtypes:
+        raise ValueError("dtype float16 cannot be trained: Adam's eps (1e-8) is 0 in float16 and squared "
+                         "gradients below about 2e-4 underflow to 0, so the first step divides 0 by 0 and the "
+                         "weights become NaN (on the CPU, float16 Adam is not supported at all); load the "
+                         "model in float32 (the default) or bfloat16")
+    policy.check_fits(prompt_pool, cfg.max_new_tokens)      # every prompt + max_new_tokens fits the positions
     acc = accelerator or Accelerator()
     W, rank = acc.num_processes, acc.process_index
     for name in ("batch_prompts", "eval_prompts"):
@@ -244,10 +166,12 @@ def train_hf_jbond(policy: HFPolicy, prompt_pool, reward, cfg: HFJBondConfig | N
     g = torch.Generator().manual_seed(cfg.seed)
     step, history, reason = 0, [], "max_steps"
 
-    weights, sidecar = _paths(out) if out is not None else (None, None)
+    run = run_identity(prompt_pool, model)
+    weights, sidecar = paths(out) if out is not None else (None, None)
     if out is not None and resume and sidecar.is_file():
         tensors, info = load_state(out)
-        _restore(tensors, info, model, anchor.model, opt, g)
+        check_resume(info, asdict(cfg), run, sidecar)
+        restore(tensors, info, model, anchor.model, opt, g, weights)
         sched.last_epoch = info["step"]                       # LambdaLR: lr of step s = lr * f(s)
         step, history, reason = int(info["step"]), list(info["history"]), info["stop_reason"]
         if reason != "max_steps" and not cfg.keep_going:   # it stopped for good
@@ -275,12 +199,12 @@ def train_hf_jbond(policy: HFPolicy, prompt_pool, reward, cfg: HFJBondConfig | N
         return dict(zip(("reward", "quantile", "kl", "length", "end_frac"), g_all))
 
     def checkpoint(s: int, why: str) -> None:
-        fp = acc.gather(_fingerprint(model, anchor.model).to(acc.device)[None]).cpu()   # (W, 4)
+        fp = acc.gather(fingerprint(model, anchor.model).to(acc.device)[None]).cpu()   # (W, 4)
         if not torch.equal(fp, fp[:1].expand_as(fp)):
             raise RuntimeError(f"processes disagree on the policy or the anchor at step {s}: {fp.tolist()}")
         if out is not None and acc.is_main_process:
-            _save_state(out, model, anchor.model, opt, g, {
-                "step": s, "history": history, "stop_reason": why, "config": asdict(cfg),
+            save_state(out, model, anchor.model, opt, g, {
+                "step": s, "history": history, "stop_reason": why, "config": asdict(cfg), "run": run,
                 "num_processes": W, "fingerprints": fp.tolist()})
         acc.wait_for_everyone()
 

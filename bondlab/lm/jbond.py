@@ -34,7 +34,8 @@ from .model import GPT
 from .policy import LMPolicy
 
 __all__ = ["JBondConfig", "JBondBatch", "TrainResult", "text_reward", "sample_prompts", "pad_cat",
-           "jbond_batch", "jbond_batch_loss", "jbond_step", "ema_update", "train_jbond", "quantile_target"]
+           "jbond_batch", "jbond_batch_loss", "jbond_step", "check_finite", "ema_update", "train_jbond",
+           "quantile_target"]
 
 OBJECTIVES = ("jeffreys", "forward", "backward")
 ANCHORS = ("ema", "hard")
@@ -176,6 +177,9 @@ def jbond_step(policy, anchor, opt, sched, prompt_texts, reward_fn, generator, c
     and ``backward`` (its accelerator's). Returns ``(loss, batch)``."""
     batch = jbond_batch(policy, anchor, prompt_texts, reward_fn, generator)
     loss = jbond_batch_loss(loss_policy or policy, batch, cfg.effective_beta, cfg.gamma, gather=gather)
+    if not bool(torch.isfinite(loss.detach())):
+        raise ValueError(f"training diverged at step {step}: the loss is {float(loss.detach())} "
+                         f"(lr {cfg.lr} may be too large); the weights were not updated")
     opt.zero_grad(set_to_none=True)
     if backward is None:
         loss.backward()
@@ -183,11 +187,22 @@ def jbond_step(policy, anchor, opt, sched, prompt_texts, reward_fn, generator, c
         backward(loss)
     opt.step()
     sched.step()
+    check_finite(policy.model, step)
     if cfg.anchor == "ema":
         ema_update(anchor.model, policy.model, cfg.eta)
     elif step % cfg.hard_period == 0:
         anchor.model.load_state_dict(policy.model.state_dict())
     return loss, batch
+
+
+def check_finite(model: torch.nn.Module, step: int) -> None:
+    """ValueError naming the first non-finite parameter, if any (one reduction over all parameters)."""
+    params = list(model.named_parameters())
+    if bool(torch.stack([torch.isfinite(p.detach()).all() for _, p in params]).all()):
+        return
+    name = next(n for n, p in params if not bool(torch.isfinite(p.detach()).all()))
+    raise ValueError(f"training diverged at step {step}: parameter {name} holds NaN or infinite values after "
+                     "the optimizer step (the learning rate may be too large, or the dtype too narrow)")
 
 
 @dataclass
@@ -239,6 +254,8 @@ def train_jbond(ref, tokenizer, prompt_pool, reward_fn, cfg: JBondConfig | None 
         raise ValueError(f"ref must be a bondlab.lm.GPT or a policy (LMPolicy, HFPolicy), got {type(ref).__name__}")
     if not prompt_pool:
         raise ValueError("prompt_pool must hold at least one prompt text")
+    if hasattr(start, "check_fits"):
+        start.check_fits(list(prompt_pool), cfg.max_new_tokens)     # before any work: every prompt fits
     pol = start
     if wrap:
         pol.model.train()

@@ -49,11 +49,23 @@ class LMPolicy:
             by_len.setdefault(len(r), []).append(i)
         return [(rows, torch.tensor([ids[i] for i in rows], dtype=torch.long)) for rows in by_len.values()]
 
+    def check_fits(self, prompts, n_tokens: int | None = None, name: str = "max_new_tokens") -> None:
+        """ValueError naming ``name`` and the limit unless the longest prompt (with its BOS) plus ``n_tokens``
+        (default ``max_new_tokens``) completion tokens fit block_size (the last token is never fed)."""
+        self._fit(self._groups(prompts), self.max_new_tokens if n_tokens is None else n_tokens, name)
+
+    def _fit(self, groups, n: int, name: str) -> None:
+        limit, P = self.model.cfg.block_size, max(p.shape[1] for _, p in groups)
+        if P + n - 1 > limit:
+            raise ValueError(f"{name} ({n}) is too large for the model: the longest prompt has {P} tokens, and "
+                             f"{P} + {n} - 1 exceeds its block_size {limit}; at most {limit - P + 1} fit")
+
     def sample(self, prompts, generator: torch.Generator, **kw):
         """Sample one completion per prompt: ((B, T) long ids, (B, T) bool mask). ``kw`` goes to
         ``GPT.generate`` (temperature, top_k, use_cache)."""
-        parts = []
-        for rows, p in self._groups(prompts):
+        parts, groups = [], self._groups(prompts)
+        self._fit(groups, self.max_new_tokens, "max_new_tokens")     # before any group is sampled
+        for rows, p in groups:
             comp, _ = self.model.generate(p, self.max_new_tokens, generator, **kw)
             parts.append((rows, comp))
         T = max(c.shape[1] for _, c in parts)
