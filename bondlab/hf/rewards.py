@@ -73,7 +73,9 @@ class RewardModel:
         for i in range(0, len(texts), self.batch_size):
             enc = self.tokenizer(texts[i:i + self.batch_size], padding=True, truncation=True,
                                  max_length=self.max_length, return_tensors="pt").to(device)
-            logits = self.model(**enc).logits.double()                              # (b, num_labels)
+            # ids and mask only: a tokenizer's all-zero token_type_ids would add GPT-2's token 0 embedding
+            # to every position in transformers < 5 (BERT-style models default to zeros anyway)
+            logits = self.model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits.double()
             if self.label is None:
                 out.append(logits[:, 0])
             else:

@@ -26,8 +26,8 @@ optimizer hyper-parameters, size and sha256 of the weights) every ``checkpoint_e
 a run started on the same folder with the same settings resumes from it (other settings are refused, see
 ``RESUMABLE``), and ends with the same result as an uninterrupted run.
 
-Refused before any work: float16 weights (Adam's eps, 1e-8, is 0 in float16 and squared gradients below
-about 2e-4 underflow to 0, so the first step divides 0 by 0: NaN weights), and a ``max_new_tokens`` that
+Refused before any work: float16 weights (Adam's eps, 1e-8, is 0 in float16 and its second moment
+(1 - beta2) g^2 underflows to 0 for |g| below about 8e-3, so the first step divides by 0), and a ``max_new_tokens`` that
 does not fit the model's positions after the longest prompt. Training stops with a ValueError when the loss
 or a weight becomes non-finite (:func:`bondlab.lm.jbond.jbond_step`). The final policy is also written with
 ``save_pretrained`` to ``<out>/final`` (safetensors), loadable with ``AutoModelForCausalLM``.
@@ -138,12 +138,11 @@ def train_hf_jbond(policy: HFPolicy, prompt_pool, reward, cfg: HFJBondConfig | N
     prompt_pool = list(prompt_pool)
     if not prompt_pool or not all(isinstance(p, str) for p in prompt_pool):
         raise ValueError("prompt_pool must be a non-empty list of prompt texts")
-    dtypes = {p.dtype for p in policy.parameters()}
-    if torch.float16 in dtypes:
-        raise ValueError("dtype float16 cannot be trained: Adam's eps (1e-8) is 0 in float16 and squared "
-                         "gradients below about 2e-4 underflow to 0, so the first step divides 0 by 0 and the "
-                         "weights become NaN (on the CPU, float16 Adam is not supported at all); load the "
-                         "model in float32 (the default) or bfloat16")
+    if any(p.dtype == torch.float16 for p in policy.parameters()):
+        raise ValueError("dtype float16 cannot be trained with Adam: its eps (1e-8) is 0 in float16 and its "
+                         "second moment (1 - beta2) g^2 underflows to 0 for |g| below about 8e-3, so the first "
+                         "step divides by 0 and the weights become NaN or inf; load the model in float32 (the "
+                         "default) or bfloat16")
     policy.check_fits(prompt_pool, cfg.max_new_tokens)      # every prompt + max_new_tokens fits the positions
     acc = accelerator or Accelerator()
     W, rank = acc.num_processes, acc.process_index

@@ -144,12 +144,14 @@ def jbond_batch(policy, anchor, prompt_texts, reward_fn, generator) -> JBondBatc
     return JBondBatch(prompt_texts, y, y_best, logp_anchor, r, r1, r2)
 
 
-def jbond_batch_loss(policy, batch: JBondBatch, beta: float, gamma: float, *, gather=None) -> torch.Tensor:
+def jbond_batch_loss(policy, batch: JBondBatch, beta: float, gamma: float, *, gather=None,
+                     step: int | None = None) -> torch.Tensor:
     """:func:`bondlab.objectives.jbond_loss` on a batch, with one teacher-forced pass for y and y_best.
 
     ``gather`` (data-parallel training): maps each (b,) per-process tensor to the (B,) tensor of the whole
     global batch, this process's rows keeping their grad, so the leave-one-out baselines and the means run
-    over the global batch (``bondlab.hf.train``)."""
+    over the global batch (``bondlab.hf.train``). Non-finite log-probabilities (weights blown up) raise a
+    ValueError saying that training diverged (at ``step``)."""
     B = batch.y.shape[0]
     both = pad_cat(batch.y, batch.y_best, policy.pad_id)                              # (2B, T)
     logp_all = policy.log_prob(batch.prompts * 2, both)                               # (2B,)
@@ -157,6 +159,11 @@ def jbond_batch_loss(policy, batch: JBondBatch, beta: float, gamma: float, *, ga
     if gather is not None:
         parts = tuple(gather(t) for t in parts)
     logp, logp_anchor, r, r1, r2, logp_best = parts
+    # checked after the gather, so that every process sees the same numbers and raises together
+    for who, lp in (("policy", torch.cat([logp, logp_best])), ("anchor", logp_anchor)):
+        if not bool(torch.isfinite(lp.detach()).all()):
+            raise ValueError(f"training diverged{'' if step is None else f' at step {step}'}: the {who}'s "
+                             "log-probabilities hold NaN or inf (the learning rate may be too large)")
     return jbond_loss(logp, logp_anchor, r, r1, r2, logp_best, beta, gamma)
 
 
@@ -176,7 +183,7 @@ def jbond_step(policy, anchor, opt, sched, prompt_texts, reward_fn, generator, c
     ``loss_policy`` (the same policy through its DDP wrapper), ``gather`` (see :func:`jbond_batch_loss`)
     and ``backward`` (its accelerator's). Returns ``(loss, batch)``."""
     batch = jbond_batch(policy, anchor, prompt_texts, reward_fn, generator)
-    loss = jbond_batch_loss(loss_policy or policy, batch, cfg.effective_beta, cfg.gamma, gather=gather)
+    loss = jbond_batch_loss(loss_policy or policy, batch, cfg.effective_beta, cfg.gamma, gather=gather, step=step)
     if not bool(torch.isfinite(loss.detach())):
         raise ValueError(f"training diverged at step {step}: the loss is {float(loss.detach())} "
                          f"(lr {cfg.lr} may be too large); the weights were not updated")
