@@ -105,5 +105,8 @@ def test_bad_arguments_are_refused(capsys):
         DemoConfig(target_n=0)
     with pytest.raises(ValueError, match="budget"):
         DemoConfig(budget="hours")
-    assert main(["demo", "--smoke", "--target-n", "0.5", "--out", "/tmp/x"]) == 2
-    assert "target_n" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="target_n must be >= 2"):
+        DemoConfig(target_n=1)                               # Best-of-1 is pi_ref: its KL bound 0 scales the report
+    for bad in ("0.5", "1", "nan"):
+        assert main(["demo", "--smoke", "--target-n", bad, "--out", "/tmp/x"]) == 2
+        assert "argument --target-n" in capsys.readouterr().err

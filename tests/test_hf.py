@@ -260,7 +260,7 @@ def test_damaged_checkpoints_and_bad_input_get_clear_errors(model_dir, tmp_path,
     assert main(["hf", "jbond", "--model", str(tmp_path / "nowhere"), "--reward", "vader", "--out", str(out)]) == 2
     assert main(_cli(model_dir, tmp_path / "x") + ["--prompts", str(tmp_path / "none.txt")]) == 2
     err = capsys.readouterr().err
-    assert "batch_prompts" in err and "eval_every" in err and "nowhere" in err and "--prompts" in err
+    assert "--batch-prompts" in err and "--eval-every" in err and "nowhere" in err and "--prompts" in err
 
 
 def test_bondlab_works_without_the_extra():
@@ -273,7 +273,7 @@ def test_bondlab_works_without_the_extra():
         "build_parser()\n"
         "assert 'bondlab.hf' not in sys.modules, 'bondlab imported bondlab.hf'\n"
         "import bondlab.hf\n"
-        "assert main(['hf', 'jbond', '--model', 'm', '--reward', 'vader']) == 2\n"
+        "assert main(['hf', 'jbond', '--model', '.', '--reward', 'vader']) == 2\n"
         "try:\n"
         "    bondlab.hf.HFPolicy.from_pretrained('m')\n"
         "except ImportError as e:\n"
