@@ -7,6 +7,7 @@ import pytest
 
 from bondlab import grid_mixture, tie_example
 from bondlab.cli import main
+from bondlab.outputs import loads_strict
 from helpers import enumerate_bon  # tests/helpers.py
 
 SMOKE_SAMPLES = 20_000
@@ -41,7 +42,6 @@ def test_exact_column_matches_enumeration(smoke_run):
     _, text, out = smoke_run
     rows = read_table(out / "toy_bon.csv")
     ties = [r for r in rows if r["space"] == "ties"]
-    s = tie_example()
     want = enumerate_bon(s.ref_probs, s.rewards, 4)
     np.testing.assert_allclose([float(r["exact"]) for r in ties], want, atol=1e-12)
     for r, w in zip(ties, want):
@@ -88,3 +88,14 @@ def test_bad_n_exits_2_with_a_clear_message(bad, tmp_path, capsys):
 def test_bad_samples_exits_2(tmp_path, capsys):
     assert main(["toy", "bon", "--samples", "0", "--out", str(tmp_path)]) == 2
     assert "argument --samples: must be a whole number >= 1" in capsys.readouterr().err
+
+
+def test_json_holds_the_table_and_summaries(tmp_path):
+    js = tmp_path / "bon.json"
+    assert main(["toy", "bon", "--n", "3", "--samples", "2000", "--out", str(tmp_path / "o"), "--json", str(js)]) == 0
+    d = loads_strict(js.read_text())
+    assert d["config"]["n"] == 3 and d["config"]["samples"] == 2000
+    assert d["table"] == [{k: (v if k in ("space", "unit", "label") else float(v)) for k, v in row.items()}
+                          for row in read_table(tmp_path / "o" / "toy_bon.csv")]
+    assert d["summary"]["ties"]["bound"] == pytest.approx(np.log(3) - 2 / 3, rel=1e-12)
+    assert d["summary"]["ties"]["kl"] <= d["summary"]["ties"]["bound"]

@@ -1,11 +1,11 @@
 """``bondlab toy divergences|iterative|jbond``: JSON layout, figures, recomputed figures, bad input."""
-import json
 
 import numpy as np
 import pytest
 
 import bondlab as B
 from bondlab.cli import main
+from bondlab.outputs import loads_strict
 from bondlab.train import METRICS
 
 
@@ -13,7 +13,7 @@ def _run(tmp_path, *args):
     out, js = tmp_path / "out", tmp_path / "r.json"
     rc = main(["toy", *args, "--out", str(out), "--json", str(js), "--smoke"])
     assert rc == 0
-    return json.loads(js.read_text()), out
+    return loads_strict(js.read_text()), out
 
 
 def test_divergences(tmp_path):
@@ -50,3 +50,13 @@ def test_jbond_same_seed_same_history(tmp_path):
 def test_bad_input_is_one_clear_line(tmp_path, capsys, args, word):
     assert main(["toy", *args, "--out", str(tmp_path)]) == 2
     assert word in capsys.readouterr().err
+
+
+def test_json_is_strict_at_a_large_n(tmp_path):
+    """Best-of-1000 underflows probabilities; whatever a metric does there, the file parses strictly and
+    holds finite numbers or null, never NaN / Infinity."""
+    res, _ = _run(tmp_path, "iterative", "--steps", "4", "--n", "1000")
+    assert res["config"]["n"] == 1000 and "gamma" not in res["config"] and "family" not in res["config"]
+    for key in ("fwd_kl", "bwd_kl", "kl_ref"):
+        assert len(res["history"][key]) == 4
+        assert all(v is None or np.isfinite(v) for v in res["history"][key])

@@ -42,6 +42,7 @@ from tqdm.auto import tqdm
 from .. import _validate as V
 from ..lm.checkpoints import sha256_of
 from ..lm.jbond import JBondConfig, _check_stop, _optimizer, jbond_step, quantile_target, sample_prompts
+from ..outputs import dumps
 from .adapter import HFPolicy, _unwrap
 from .rewards import text_reward
 
@@ -145,7 +146,7 @@ def _save_state(out, model, anchor, opt, gen: torch.Generator, info: dict) -> Pa
     info = {"format": FORMAT, **info, "param_groups": osd["param_groups"], "names": names,
             "file": weights.name, "num_bytes": weights.stat().st_size, "sha256": sha256_of(weights)}
     tmp = sidecar.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(info, indent=1) + "\n")
+    tmp.write_text(dumps(info) + "\n")            # strict JSON: a non-finite number is written as null
     os.replace(tmp, sidecar)
     return weights
 
