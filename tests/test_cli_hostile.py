@@ -66,8 +66,13 @@ def place(tmp_path, monkeypatch):
     (tmp_path / "binary.bin").write_bytes(bytes(range(256)) * 4)
     (tmp_path / "a_folder").mkdir()
     model = tmp_path / "model"
-    model.mkdir()
-    (model / "config.json").write_text('{"n_positions": 32}')
+    if HAS_HF:                  # a tiny random GPT-2 with the review words (tests/test_hf.py): 32 positions
+        from test_hf import tiny_gpt2, tiny_tokenizer
+        tiny_gpt2().save_pretrained(model)
+        tiny_tokenizer().save_pretrained(model)
+    else:
+        model.mkdir()
+        (model / "config.json").write_text('{"n_positions": 32}')
     return tmp_path
 
 
@@ -170,7 +175,23 @@ def test_every_flag_every_bad_value(name, place, capsys):
     assert walk.cases >= 3 and not walk.failures, "\n".join(walk.failures)
 
 
-@pytest.mark.parametrize("name", sorted(n for n in LEAVES if n != "hf jbond"))
+def writes_files(parser) -> bool:
+    return any(isinstance(a.type, A.PathArg) and a.type.kind.startswith("out") for a in options(parser))
+
+
+WRITERS = sorted(n for n, p in ((" ".join(w), p) for w, p in leaves(build_parser())) if writes_files(p))
+
+
+def test_every_writer_but_hf_takes_force():
+    """hf jbond's --out is a run folder it resumes from (--no-resume starts afresh); every other writer
+    replaces an existing file only with --force."""
+    parsers = {" ".join(w): p for w, p in leaves(build_parser())}
+    for name in WRITERS:
+        has_force = any("--force" in a.option_strings for a in options(parsers[name]))
+        assert has_force == (name != "hf jbond"), name
+
+
+@pytest.mark.parametrize("name", [n for n in WRITERS if n != "hf jbond"])
 def test_outputs_are_never_clobbered_without_force(name, place, capsys, monkeypatch):
     """The files a command would write exist already: it refuses, naming the flag and --force, and leaves
     them as they were; with --force its checks pass. A flag the subcommand does not read is refused."""
@@ -185,8 +206,6 @@ def test_outputs_are_never_clobbered_without_force(name, place, capsys, monkeypa
     args = build_parser().parse_args(argv)
     args.check(args) if getattr(args, "check", None) else None
     monkeypatch.setattr(A, "preflight", real)
-    if not any(isinstance(a.type, A.PathArg) and a.type.kind.startswith("out") for a in options(parser)):
-        pytest.skip(f"{name} writes no file")
     assert seen, f"{name} writes files but checks none of them before its work"
     for flag, paths in seen.items():
         for p in paths:
@@ -211,3 +230,13 @@ def test_huge_counts_are_refused_before_any_work(place, capsys):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert flag in err and "GB of memory" in err, err
+
+
+@pytest.mark.skipif(not HAS_HF, reason="needs the hf extra")
+def test_hf_completion_must_fit_after_the_longest_prompt(place, capsys):
+    """The tiny GPT-2 has 32 positions and '<bos> the food was' takes 4: 28 new tokens fit, 29 do not."""
+    argv = ["hf", "jbond", "--model", str(place / "model"), "--reward", "vader", "--prompts", str(place / "a_file.txt")]
+    assert main(argv + ["--max-new-tokens", "29"]) == 2
+    assert "--max-new-tokens 29 after the longest prompt (4 tokens)" in capsys.readouterr().err
+    args = build_parser().parse_args(argv + ["--max-new-tokens", "28"])
+    args.check(args)

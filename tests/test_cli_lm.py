@@ -68,7 +68,10 @@ def test_lm_bad_input_is_one_clear_line(capsys, tmp_path):
     assert main(["lm", "sample", "--n", "0"]) == 2
     assert "--n" in capsys.readouterr().err
     assert main(["lm", "sample", "--n", "2", "--prompt", "the zebra was"]) == 2
-    assert "zebra" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--prompt" in err and "zebra" in err
+    assert main(["lm", "sample", "--n", "2", "--prompt", " ".join(["the food was"] * 3)]) == 2   # 9 words + 24 > 32
+    assert "--prompt has 9 words" in capsys.readouterr().err
     assert main(["lm", "exact", "--n", "2", "--draws", "-1", "--json", str(tmp_path / "x.json")]) == 2
     assert "--draws" in capsys.readouterr().err
     assert main(["lm", "exact", "--n", "2", "--json", str(tmp_path / "no" / "x.json")]) == 2

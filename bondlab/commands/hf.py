@@ -126,7 +126,25 @@ def check(args) -> None:
     if positions is not None and m >= positions:
         raise ValueError(f"--max-new-tokens {m} leaves no room for a prompt in the model's {positions} positions "
                          f"(config.json of --model); choose fewer than {positions}")
-    _prompts(args.prompts)
+    prompts = _prompts(args.prompts)
+    longest = _longest_prompt(args.model, prompts)
+    if positions is not None and longest + m > positions:
+        raise ValueError(f"--max-new-tokens {m} after the longest prompt ({longest} tokens) exceeds the model's "
+                         f"{positions} positions; lower --max-new-tokens or shorten --prompts")
+
+
+def _longest_prompt(folder, prompts) -> int:
+    """Tokens of the longest prompt as the policy encodes it (its tokenizer only, not the weights)."""
+    import types
+
+    import transformers
+
+    from ..hf.adapter import HFPolicy
+    try:
+        tok = transformers.AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"--model {str(folder)!r}: its tokenizer cannot be loaded ({e})") from None
+    return max(map(len, HFPolicy.encode(types.SimpleNamespace(tokenizer=tok), prompts)))
 
 
 def _config_default(name: str):

@@ -1,6 +1,7 @@
 """``bondlab lm pretrain | sample | exact``: the tiny GPTs from the command line."""
 from __future__ import annotations
 
+import inspect
 import json
 from dataclasses import replace
 
@@ -68,8 +69,20 @@ def check_pretrain(args) -> None:
 
 
 def check_sample(args) -> None:
-    """N candidates are generated as one batch: refuse an N whose activations cannot fit."""
+    """The prompt must be review words that leave room for a completion; N candidates are generated as one
+    batch: refuse an N whose activations cannot fit."""
+    from ..lm.corpus import review_tokenizer
+    from ..lm.policy import LMPolicy
     c = _shipped_config("reviews")
+    if args.prompt is not None:
+        try:
+            ids = review_tokenizer().encode(args.prompt)
+        except ValueError as e:
+            raise ValueError(f"--prompt: {e}") from None
+        new = inspect.signature(LMPolicy).parameters["max_new_tokens"].default
+        room = c["block_size"] - new               # <bos> + prompt + completion - 1 <= block_size
+        if len(ids) > room:
+            raise ValueError(f"--prompt has {len(ids)} words; the review GPT leaves room for {room} before its completion")
     per = 4 * c["block_size"] * (2 * c["n_layer"] * c["n_embd"] + 4 * c["n_embd"] + c["vocab_size"]
                                  + c["n_head"] * c["block_size"]) + TEXT_BYTES       # float32 activations + text
     A.refuse_unless_fits(per * args.n, "--n", f"sampling {args.n:,} candidates in one batch")
