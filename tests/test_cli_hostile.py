@@ -11,6 +11,7 @@ outputs, a model's limits), which may still refuse them, naming the flag; they a
 """
 import argparse
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -102,7 +103,8 @@ def path_cases(a, place):
     if a.type.kind == "out_dir":
         return [(nowhere / "sub", True), (file_, False), (file_ / "sub", False)]
     if a.type.kind == "out_file":
-        return [(folder, False), (nowhere / "x.json", False), (file_ / "x.json", False), (folder / "new.json", True)]
+        return [(folder, False), (nowhere / "x.json", False), (file_ / "x.json", False), (folder / "new.json", True),
+                *([(Path(os.devnull), False)] if Path(os.devnull).exists() else [])]      # never replace a device
     if a.type.kind == "in_dir":
         return [(nowhere, False), (file_, False)]
     return [(nowhere / "p.txt", False), (folder, False), (place / "binary.bin", False), (file_, True)]

@@ -126,6 +126,8 @@ class PathArg:
     def _out_file(self, p):
         if p.is_dir():
             return "is a folder, not a file"
+        if p.exists() and not p.is_file():
+            return "is not a regular file"
         parent = p.absolute().parent
         if not parent.is_dir():
             return f"cannot be written: its folder {str(parent)!r} does not exist" if not parent.exists() \
@@ -177,6 +179,8 @@ def preflight(targets: dict, force: bool) -> None:
             seen[key] = flag
             if p.is_dir():
                 raise ValueError(f"{flag}: {p} is a folder; the command writes a file there")
+            if p.exists() and not p.is_file():
+                raise ValueError(f"{flag}: {p} is not a regular file; the command would replace it")
             fail = PathArg._writable_base(p)
             if fail:
                 raise ValueError(f"{flag}: {p} {fail}")
