@@ -42,6 +42,7 @@ def test_exact_column_matches_enumeration(smoke_run):
     _, text, out = smoke_run
     rows = read_table(out / "toy_bon.csv")
     ties = [r for r in rows if r["space"] == "ties"]
+    s = tie_example()
     want = enumerate_bon(s.ref_probs, s.rewards, 4)
     np.testing.assert_allclose([float(r["exact"]) for r in ties], want, atol=1e-12)
     for r, w in zip(ties, want):
