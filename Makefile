@@ -21,8 +21,8 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
-demo: install
-	$(BIN)/bondlab demo
+demo: install  # --force: a rerun replaces the figures of the last one (bondlab never clobbers without it)
+	$(BIN)/bondlab demo --force
 
 test: install
 	BONDLAB_SMOKE=1 MPLBACKEND=Agg $(BIN)/python -m pytest $(PYTEST_ARGS)

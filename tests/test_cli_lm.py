@@ -1,5 +1,4 @@
 """`bondlab lm pretrain | sample | exact` end to end through bondlab.cli.main."""
-import json
 
 import numpy as np
 import pytest
@@ -7,6 +6,7 @@ import torch
 
 from bondlab.cli import main
 from bondlab.lm import load_pretrained, micro_space, VaderReward
+from bondlab.outputs import loads_strict
 from bondlab.theory import bon_kl, bon_kl_bound
 
 
@@ -16,7 +16,7 @@ KEYS = {"num_sequences", "ref_mass", "bon_kl_exact", "bon_kl_bound", "mc_draws",
 def test_lm_exact_writes_the_issue_keys(tmp_path):
     out = tmp_path / "exact.json"
     assert main(["lm", "exact", "--n", "4", "--draws", "3000", "--json", str(out)]) == 0
-    d = json.loads(out.read_text())
+    d = loads_strict(out.read_text())
     assert KEYS <= set(d)
     assert d["num_sequences"] == 19531 and abs(d["ref_mass"] - 1) < 1e-5 and d["mc_draws"] == 3000
     # independent oracle: numpy's level-form KL on the same pi_ref
@@ -59,13 +59,19 @@ def test_lm_pretrain_writes_a_loadable_checkpoint(tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
     model, tok = load_pretrained(path=tmp_path / "micro")
     assert model.cfg.vocab_size == tok.vocab_size == 8
+    assert loads_strict((tmp_path / "micro.json").read_text())["config"]["vocab_size"] == 8   # strict sidecar
+    assert main(["lm", "pretrain", "--model", "micro", "--steps", "3", "--out", str(tmp_path)]) == 2   # no clobbering
+    assert "--force" in capsys.readouterr().err
 
 
 def test_lm_bad_input_is_one_clear_line(capsys, tmp_path):
     assert main(["lm", "sample", "--n", "0"]) == 2
     assert "--n" in capsys.readouterr().err
     assert main(["lm", "sample", "--n", "2", "--prompt", "the zebra was"]) == 2
-    assert "zebra" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--prompt" in err and "zebra" in err
+    assert main(["lm", "sample", "--n", "2", "--prompt", " ".join(["the food was"] * 3)]) == 2   # 9 words + 24 > 32
+    assert "--prompt has 9 words" in capsys.readouterr().err
     assert main(["lm", "exact", "--n", "2", "--draws", "-1", "--json", str(tmp_path / "x.json")]) == 2
     assert "--draws" in capsys.readouterr().err
     assert main(["lm", "exact", "--n", "2", "--json", str(tmp_path / "no" / "x.json")]) == 2

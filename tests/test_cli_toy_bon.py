@@ -7,6 +7,7 @@ import pytest
 
 from bondlab import grid_mixture, tie_example
 from bondlab.cli import main
+from bondlab.outputs import loads_strict
 from helpers import enumerate_bon  # tests/helpers.py
 
 SMOKE_SAMPLES = 20_000
@@ -77,16 +78,25 @@ def test_same_seed_same_table(tmp_path, capsys):
     assert "3,000 sampled" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("bad, message", [("0", "--n must be >= 1"), ("-3", "--n must be >= 1"),
-                                          ("2.5", "--n must be a whole number"), ("abc", "--n must be a number"),
-                                          ("nan", "--n must be finite")])
-def test_bad_n_exits_2_with_a_clear_message(bad, message, tmp_path, capsys):
+@pytest.mark.parametrize("bad", ["0", "-3", "2.5", "abc", "nan", "inf"])
+def test_bad_n_exits_2_with_a_clear_message(bad, tmp_path, capsys):
     assert main(["toy", "bon", "--n", bad, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert message in err and "Traceback" not in err
+    assert f"argument --n: must be a whole number >= 1, got '{bad}'" in err and "Traceback" not in err
     assert not any(tmp_path.iterdir())  # nothing written
 
 
 def test_bad_samples_exits_2(tmp_path, capsys):
     assert main(["toy", "bon", "--samples", "0", "--out", str(tmp_path)]) == 2
-    assert "--samples must be a positive integer" in capsys.readouterr().err
+    assert "argument --samples: must be a whole number >= 1" in capsys.readouterr().err
+
+
+def test_json_holds_the_table_and_summaries(tmp_path):
+    js = tmp_path / "bon.json"
+    assert main(["toy", "bon", "--n", "3", "--samples", "2000", "--out", str(tmp_path / "o"), "--json", str(js)]) == 0
+    d = loads_strict(js.read_text())
+    assert d["config"]["n"] == 3 and d["config"]["samples"] == 2000
+    assert d["table"] == [{k: (v if k in ("space", "unit", "label") else float(v)) for k, v in row.items()}
+                          for row in read_table(tmp_path / "o" / "toy_bon.csv")]
+    assert d["summary"]["ties"]["bound"] == pytest.approx(np.log(3) - 2 / 3, rel=1e-12)
+    assert d["summary"]["ties"]["kl"] <= d["summary"]["ties"]["bound"]

@@ -1,11 +1,11 @@
 """``bondlab toy overopt``: figures, the JSON record (checked against the exact law), bad input."""
-import json
 
 import numpy as np
 import pytest
 
 from bondlab.bon import bon_probs
 from bondlab.cli import main
+from bondlab.outputs import loads_strict
 from bondlab.overopt import OveroptConfig, make_space
 from bondlab.proxy import fit_proxy
 from bondlab.theory import bon_kl, gao_bon
@@ -17,7 +17,7 @@ def record(tmp_path_factory):
     rc = main(["toy", "overopt", "--m", "30", "--noise", "0.3", "--seed", "2", "--out", str(d / "figs"),
                "--json", str(d / "out.json"), "--smoke"])
     assert rc == 0
-    return d, json.loads((d / "out.json").read_text())
+    return d, loads_strict((d / "out.json").read_text())
 
 
 def test_writes_figures_and_json_keys(record):
@@ -59,12 +59,12 @@ def test_same_seed_same_record(record, tmp_path):
     _, rec = record
     assert main(["toy", "overopt", "--m", "30", "--noise", "0.3", "--seed", "2", "--out", str(tmp_path),
                  "--json", str(tmp_path / "again.json"), "--smoke"]) == 0
-    assert json.loads((tmp_path / "again.json").read_text()) == rec
+    assert loads_strict((tmp_path / "again.json").read_text()) == rec
 
 
-@pytest.mark.parametrize("args, word", [(["--m", "0"], "m"), (["--noise", "1.5"], "noise"),
-                                        (["--seed", "-3"], "seed"), (["--capacity", "0"], "capacity")])
+@pytest.mark.parametrize("args, word", [(["--m", "0"], "--m"), (["--noise", "1.5"], "--noise"),
+                                        (["--seed", "-3"], "--seed"), (["--capacity", "0"], "--capacity")])
 def test_bad_input_is_one_clear_line(args, word, capsys, tmp_path):
     assert main(["toy", "overopt", "--smoke", "--out", str(tmp_path)] + args) == 2
     err = capsys.readouterr().err
-    assert err.startswith("bondlab: error:") and word in err
+    assert err.startswith("bondlab toy overopt: error: argument " + word) and err.count("\n") == 1

@@ -1,6 +1,5 @@
 """``bondlab demo``: the smoke run writes every JSON key and the figures; same seed, same numbers; the exact
 micro run agrees with the numpy Best-of-N core."""
-import json
 
 import numpy as np
 import pytest
@@ -13,6 +12,7 @@ from bondlab.lm.jbond import JBondConfig
 from bondlab.lm.model import GPT, GPTConfig
 from bondlab.lm.reinforce import ReinforceConfig
 from bondlab.lm.rewards import VaderReward
+from bondlab.outputs import loads_strict
 from bondlab.theory import bon_kl, bon_kl_bound
 
 NAMES = ["ref"] + [f"bon_{n}" for n in BON_NS] + ["jbond"] + [f"reinforce_{b:g}" for b in BETA_RLS]
@@ -21,7 +21,7 @@ NAMES = ["ref"] + [f"bon_{n}" for n in BON_NS] + ["jbond"] + [f"reinforce_{b:g}"
 def test_demo_smoke_writes_every_key_and_the_figures(tmp_path, capsys):
     out, js = tmp_path / "figs", tmp_path / "demo.json"
     assert main(["demo", "--smoke", "--out", str(out), "--json", str(js)]) == 0
-    data = json.loads(js.read_text())
+    data = loads_strict(js.read_text())
     assert set(data) >= {"config", "methods", "history"}
     assert set(NAMES) <= set(data["methods"])
     for name in NAMES:
@@ -105,5 +105,8 @@ def test_bad_arguments_are_refused(capsys):
         DemoConfig(target_n=0)
     with pytest.raises(ValueError, match="budget"):
         DemoConfig(budget="hours")
-    assert main(["demo", "--smoke", "--target-n", "0.5", "--out", "/tmp/x"]) == 2
-    assert "target_n" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="target_n must be >= 2"):
+        DemoConfig(target_n=1)                               # Best-of-1 is pi_ref: its KL bound 0 scales the report
+    for bad in ("0.5", "1", "nan"):
+        assert main(["demo", "--smoke", "--target-n", bad, "--out", "/tmp/x"]) == 2
+        assert "argument --target-n" in capsys.readouterr().err

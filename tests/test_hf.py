@@ -231,7 +231,7 @@ def test_two_processes_match_one_and_resume_matches_no_interruption(model_dir, t
             torch.testing.assert_close(a, b, rtol=0, atol=2e-5, msg=k)
     for h1, h2 in zip(i1["history"], i2["history"], strict=True):
         for key in ("reward", "quantile", "kl", "length", "train_reward", "not_beaten", "loss", "grad_norm"):
-            if key in h1 and not np.isnan(h1[key]):
+            if h1.get(key) is not None:                        # strict JSON: the loss before step 1 is null
                 assert h2[key] == pytest.approx(h1[key], rel=1e-4, abs=1e-6), (h1["step"], key)
     # the final model loads with transformers
     m = transformers.AutoModelForCausalLM.from_pretrained(one / "final")
@@ -260,7 +260,7 @@ def test_damaged_checkpoints_and_bad_input_get_clear_errors(model_dir, tmp_path,
     assert main(["hf", "jbond", "--model", str(tmp_path / "nowhere"), "--reward", "vader", "--out", str(out)]) == 2
     assert main(_cli(model_dir, tmp_path / "x") + ["--prompts", str(tmp_path / "none.txt")]) == 2
     err = capsys.readouterr().err
-    assert "batch_prompts" in err and "eval_every" in err and "nowhere" in err and "--prompts" in err
+    assert "--batch-prompts" in err and "--eval-every" in err and "nowhere" in err and "--prompts" in err
 
 
 def test_bondlab_works_without_the_extra():
@@ -273,7 +273,7 @@ def test_bondlab_works_without_the_extra():
         "build_parser()\n"
         "assert 'bondlab.hf' not in sys.modules, 'bondlab imported bondlab.hf'\n"
         "import bondlab.hf\n"
-        "assert main(['hf', 'jbond', '--model', 'm', '--reward', 'vader']) == 2\n"
+        "assert main(['hf', 'jbond', '--model', '.', '--reward', 'vader']) == 2\n"
         "try:\n"
         "    bondlab.hf.HFPolicy.from_pretrained('m')\n"
         "except ImportError as e:\n"

@@ -9,24 +9,29 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .. import _validate as V
+from ..outputs import write_json
+from . import _args as A
 
-# command-line flag -> HFJBondConfig field; None defaults leave the config's default (see bondlab.hf.train)
-FIELDS = {"target_n": float, "kl_budget": float, "max_steps": int, "batch_prompts": int, "lr": float,
-          "warmup": int, "beta": float, "eta": float, "gamma": float, "anchor": str, "hard_period": int,
-          "objective": str, "max_new_tokens": int, "eval_every": int, "eval_prompts": int, "ref_samples": int,
-          "checkpoint_every": int, "seed": int}
-HELP = {"target_n": "stop when the mean reference quantile reaches N/(N+1) (default 8)",
+# command-line flag -> HFJBondConfig field: its argparse type (the accepted range) or its choices. None
+# defaults leave the config's default (see bondlab.hf.train).
+FIELDS = {"target_n": A.real(2), "kl_budget": A.real(0, lo_open=True), "max_steps": A.count(),
+          "batch_prompts": A.count(2), "lr": A.real(0, lo_open=True), "warmup": A.count(0), "beta": A.real(0, 1),
+          "eta": A.real(0, 1, lo_open=True), "gamma": A.real(0), "anchor": ("ema", "hard"), "hard_period": A.count(),
+          "objective": ("jeffreys", "forward", "backward"), "max_new_tokens": A.count(), "eval_every": A.count(),
+          "eval_prompts": A.count(), "ref_samples": A.count(), "checkpoint_every": A.count(), "seed": A.SEED}
+POSITION_KEYS = ("n_positions", "max_position_embeddings", "n_ctx", "seq_length")   # config.json names
+HELP = {"target_n": "stop when the mean reference quantile reaches N/(N+1); N >= 2 (default 8)",
         "kl_budget": "stop when KL(pi || pi_ref) per sequence exceeds this (default 10 nats)",
         "max_steps": "optimizer steps at most (default 1000)",
-        "batch_prompts": "GLOBAL prompts per step, split over the processes (default 128, as in the paper)",
+        "batch_prompts": "GLOBAL prompts per step, >= 2, split over the processes (default 128, as in the paper)",
         "lr": "Adam learning rate (default 3e-6, as in the paper)",
         "warmup": "linear warm-up steps (default 100, as in the paper)",
-        "beta": "Jeffreys mixing beta (default 0.5)", "eta": "EMA anchor rate eta (default 0.02, as in the paper)",
+        "beta": "Jeffreys mixing beta (default 0.5)",
+        "eta": "EMA anchor rate eta, in (0, 1], with --anchor ema (default 0.02, as in the paper)",
         "gamma": "extra KL(pi || pi_anchor) regulariser (default 0)", "anchor": "ema (default) or hard",
         "hard_period": "steps between anchor replacements with --anchor hard (default 50)",
         "objective": "jeffreys (default), forward or backward",
-        "max_new_tokens": "completion length limit in tokens (default 64)",
+        "max_new_tokens": "completion length limit in tokens, below the model's positions (default 64)",
         "eval_every": "steps between evaluations and stop checks (default 50)",
         "eval_prompts": "GLOBAL evaluation prompts (default 64)",
         "ref_samples": "pi_ref samples per evaluation prompt for the quantile (default 16)",
@@ -44,57 +49,127 @@ def register(groups) -> None:
                     "`accelerate launch --num_processes K -m bondlab.cli hf jbond ...` on K. Writes "
                     "checkpoint.safetensors/.json into --out (a rerun resumes from it), the final model into "
                     "--out/final and the evaluation history into --out/history.json.")
-    p.add_argument("--model", required=True, help="local folder of an AutoModelForCausalLM and its tokenizer")
-    p.add_argument("--reward", required=True, help="'vader' or a local folder of an AutoModelForSequenceClassification")
+    p.add_argument("--model", type=A.PathArg("in_dir"), required=True,
+                   help="local folder of an AutoModelForCausalLM and its tokenizer")
+    p.add_argument("--reward", type=RewardSource(), required=True,
+                   help="'vader' or a local folder of an AutoModelForSequenceClassification")
     p.add_argument("--label", default=None,
                    help="for a reward model with several outputs: the label whose log-odds is the reward (name or index)")
-    p.add_argument("--prompts", default=None,
-                   help="text file with one prompt per line (default: the tiny GPT's review openings)")
-    p.add_argument("--out", default="runs/hf", help="folder for checkpoints, the final model and history.json")
+    p.add_argument("--prompts", type=A.PathArg("in_file"), default=None,
+                   help="UTF-8 text file with one prompt per line (default: the tiny GPT's review openings)")
+    p.add_argument("--out", type=A.PathArg("out_dir"), default="runs/hf",
+                   help="folder for checkpoints, the final model and history.json; a rerun resumes from it")
     p.add_argument("--no-resume", action="store_true", help="start afresh even if --out holds a checkpoint")
     p.add_argument("--keep-going", action="store_true", help="ignore the stops and run --max-steps")
     p.add_argument("--cpu", action="store_true", help="run on the CPU even if a GPU is there")
     p.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32",
                    help="weights' dtype (default float32)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads per process (default: torch's)")
-    for name, typ in FIELDS.items():
-        p.add_argument("--" + name.replace("_", "-"), type=typ, default=None, help=HELP[name])
-    p.set_defaults(func=run)
+    p.add_argument("--threads", type=A.THREADS, default=None, help="torch CPU threads per process (default: torch's)")
+    for name, kind in FIELDS.items():
+        flag = "--" + name.replace("_", "-")
+        if isinstance(kind, tuple):
+            p.add_argument(flag, choices=kind, default=None, help=HELP[name])
+        else:
+            p.add_argument(flag, type=kind, default=None, help=HELP[name])
+    p.set_defaults(func=run, check=check)
+
+
+class RewardSource(A.PathArg):
+    """'vader', or else an existing folder (a reward model)."""
+
+    def __init__(self):
+        super().__init__("in_dir")
+
+    def __call__(self, text: str):
+        return text if text == "vader" else super().__call__(text)
 
 
 def _prompts(path) -> list[str]:
     if path is None:
         from ..lm.corpus import PROMPT_OPENINGS
         return list(PROMPT_OPENINGS)
-    p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"--prompts {path!r} is not a file")
-    lines = [ln.strip() for ln in p.read_text().splitlines() if ln.strip()]
-    if not lines:
-        raise ValueError(f"--prompts {path!r} holds no prompt")
-    return lines
+    try:
+        return A.read_lines(path)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"--prompts {str(path)!r}: {e}") from None
+
+
+def model_positions(folder) -> int | None:
+    """The model's position limit from its config.json (None if it declares none); ValueError naming --model."""
+    cfg = Path(folder) / "config.json"
+    try:
+        data = json.loads(cfg.read_text())
+    except FileNotFoundError:
+        raise ValueError(f"--model {str(folder)!r} holds no config.json: not a Hugging Face model folder") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"--model {str(folder)!r}: its config.json is unreadable ({e})") from None
+    found = [data[k] for k in POSITION_KEYS if isinstance(data, dict) and isinstance(data.get(k), int)]
+    return min(found) if found else None
+
+
+def check(args) -> None:
+    """Before loading anything large: the extra, flags that only count together, the model's positions."""
+    try:
+        import accelerate  # noqa: F401
+        import transformers  # noqa: F401
+    except ImportError:
+        raise ValueError("bondlab hf needs the optional extra: pip install 'bondlab[hf]'") from None
+    anchor = args.anchor or "ema"
+    if args.hard_period is not None and anchor != "hard":
+        raise ValueError("--hard-period is read only with --anchor hard")
+    if args.eta is not None and anchor != "ema":
+        raise ValueError("--eta is read only with --anchor ema (the default)")
+    if args.label is not None and args.reward == "vader":
+        raise ValueError("--label is read only with a reward model folder as --reward, not with vader")
+    positions = model_positions(args.model)
+    m = args.max_new_tokens if args.max_new_tokens is not None else _config_default("max_new_tokens")
+    if positions is not None and m >= positions:
+        raise ValueError(f"--max-new-tokens {m} leaves no room for a prompt in the model's {positions} positions "
+                         f"(config.json of --model); choose fewer than {positions}")
+    prompts = _prompts(args.prompts)
+    longest = _longest_prompt(args.model, prompts)
+    if positions is not None and longest + m > positions:
+        raise ValueError(f"--max-new-tokens {m} after the longest prompt ({longest} tokens) exceeds the model's "
+                         f"{positions} positions; lower --max-new-tokens or shorten --prompts")
+
+
+def _longest_prompt(folder, prompts) -> int:
+    """Tokens of the longest prompt as the policy encodes it (its tokenizer only, not the weights)."""
+    import types
+
+    import transformers
+
+    from ..hf.adapter import HFPolicy
+    try:
+        tok = transformers.AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"--model {str(folder)!r}: its tokenizer cannot be loaded ({e})") from None
+    return max(map(len, HFPolicy.encode(types.SimpleNamespace(tokenizer=tok), prompts)))
+
+
+def _config_default(name: str):
+    from ..hf.train import HFJBondConfig
+    return HFJBondConfig.__dataclass_fields__[name].default
 
 
 def run(args) -> int:
     import torch
-    try:
-        from accelerate import Accelerator
-    except ImportError:
-        raise ValueError("bondlab hf needs the optional extra: pip install 'bondlab[hf]'") from None
+    from accelerate import Accelerator   # check() has made sure the extra is there
+
     from ..hf import HFJBondConfig, HFPolicy, load_reward, train_hf_jbond
     if args.threads is not None:
-        torch.set_num_threads(V.positive_int(args.threads, "--threads"))
+        torch.set_num_threads(args.threads)
     kw = {k: getattr(args, k) for k in FIELDS if getattr(args, k) is not None}
     cfg = HFJBondConfig(keep_going=args.keep_going, **kw)
     prompts = _prompts(args.prompts)
     label = int(args.label) if args.label is not None and args.label.isdigit() else args.label
     acc = Accelerator(cpu=args.cpu)
     policy = HFPolicy.from_pretrained(args.model, cfg.max_new_tokens, dtype=getattr(torch, args.dtype))
-    reward = load_reward(args.reward, label=label, device=acc.device) if args.reward != "vader" else load_reward("vader")
+    reward = load_reward(str(args.reward), label=label, device=acc.device) if args.reward != "vader" else load_reward("vader")
     res = train_hf_jbond(policy, prompts, reward, cfg, out=args.out, accelerator=acc, resume=not args.no_resume)
     if acc.is_main_process:
         Path(args.out).mkdir(parents=True, exist_ok=True)
-        (Path(args.out) / "history.json").write_text(json.dumps(res.history, indent=1) + "\n")
+        write_json(Path(args.out) / "history.json", res.history)
         print(f"{'step':>6} {'reward':>8} {'quantile':>9} {'KL':>8} {'length':>7}")
         for h in res.history:
             print(f"{h['step']:6d} {h['reward']:8.3f} {h['quantile']:9.3f} {h['kl']:8.3f} {h['length']:7.1f}")

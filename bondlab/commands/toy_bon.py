@@ -3,11 +3,12 @@
 For each space it draws ``--samples`` Best-of-n picks (draw n from pi_ref, keep the first best), prints
 the exact pi_BoN (Sessa et al. 2024, Theorem 1) beside the sampled frequencies, per outcome or per
 reward level, with a z-score and the total variation, and writes figures (PNG) and the table (CSV) into
-``--out``. Same ``--seed``, same numbers.
+``--out`` and, with ``--json``, the table and the summaries. Same ``--seed``, same numbers.
 """
 from __future__ import annotations
 
 import csv
+import io
 import math
 import pathlib
 import time
@@ -15,18 +16,23 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
-from .. import _validate as V
 from ..bon import bon_levels, bon_probs, bon_terms, quantiles, sample_bon
 from ..divergences import tv
+from ..outputs import save_figure, write_json, write_text
 from ..quantile_estimates import plug_in_bon_probs
 from ..smoke import smoke_mode
 from ..spaces import grid_mixture, tie_example, uniform_binary
 from ..theory import bon_kl, bon_kl_bound, bon_win_rate
+from . import _args as A
 
 DEFAULT_N = 8              # Best-of-8: a visible shift, still cheap to sample
 DEFAULT_SAMPLES = 200_000  # Best-of-n picks per space in full mode (TV noise ~ 0.01 on 101 outcomes)
 SMOKE_SAMPLES = 20_000     # ... in smoke mode (--smoke, BONDLAB_SMOKE=1 or CI)
 CHUNK_DRAWS = 2_000_000    # pi_ref draws per sampling chunk (one progress-bar step)
+FIGURES = ("bon_mixture.png", "bon_ties.png", "bon_quantile_law.png", "bon_kl_vs_bound.png")
+CSV_NAME = "toy_bon.csv"
+BYTES_PER_DRAW = 40        # one chunk of pi_ref draws: int64 indices, float64 uniforms and rewards, argmax
+BYTES_PER_PICK = 48        # each kept pick: int64, in chunks then concatenated, for three spaces
 
 
 def register(groups):
@@ -35,13 +41,17 @@ def register(groups):
         description="Compare the exact Best-of-N law with real Best-of-N sampling on three toy spaces "
                     "(a tied six-outcome space, a 101-point mixture with a step reward, the same mixture with a "
                     "linear reward). Prints the tables, writes PNG figures and a CSV into --out.")
-    p.add_argument("--n", default=str(DEFAULT_N), help=f"N, a whole number >= 1 (default {DEFAULT_N})")
-    p.add_argument("--out", default="runs", help="folder for the figures and the CSV (default runs/)")
-    p.add_argument("--samples", type=int, default=None,
+    p.add_argument("--n", type=A.count(), default=DEFAULT_N, help=f"N, a whole number >= 1 (default {DEFAULT_N})")
+    p.add_argument("--out", type=A.PathArg("out_dir"), default="runs",
+                   help="folder for the figures and the CSV (default runs/)")
+    p.add_argument("--json", type=A.PathArg("out_file"), default=None,
+                   help="write {config, summary, table} to this JSON file")
+    p.add_argument("--samples", type=A.count(), default=None,
                    help=f"Best-of-n picks per space (default {DEFAULT_SAMPLES:,}; {SMOKE_SAMPLES:,} in smoke mode)")
-    p.add_argument("--seed", type=int, default=0, help="seed of np.random.default_rng (default 0)")
+    p.add_argument("--seed", type=A.SEED, default=0, help="seed of np.random.default_rng (default 0)")
     p.add_argument("--smoke", action="store_true", help="a quick run with fewer samples")
-    p.set_defaults(func=run)
+    A.add_force(p)
+    p.set_defaults(func=run, check=check)
 
 
 def _sample(space, n: int, size: int, rng: np.random.Generator, label: str) -> np.ndarray:
@@ -126,9 +136,7 @@ def _figures(out: pathlib.Path, n: int, spaces: dict, picks: dict) -> list[pathl
     paths = []
 
     def save(fig, name):
-        path = out / name
-        fig.savefig(path, dpi=100)
-        paths.append(path)
+        paths.append(save_figure(fig, out / name, dpi=100))
 
     lin, ties, steps = spaces["mixture/linear"], spaces["ties"], spaces["mixture/steps"]
     fig = Figure(figsize=(12, 4), layout="constrained")
@@ -159,14 +167,27 @@ def _figures(out: pathlib.Path, n: int, spaces: dict, picks: dict) -> list[pathl
     return paths
 
 
-def run(args) -> int:
-    n = V.n_int(args.n, "--n")
+def _sizes(args) -> tuple[int, int, bool]:
     smoke = bool(args.smoke) or smoke_mode()
     size = args.samples if args.samples is not None else (SMOKE_SAMPLES if smoke else DEFAULT_SAMPLES)
-    size = V.positive_int(size, "--samples")
+    return args.n, size, smoke
+
+
+def check(args) -> None:
+    """Refuse, before any sampling, what cannot fit in memory and outputs that would clobber a file."""
+    n, size, _ = _sizes(args)
+    A.refuse_unless_fits(BYTES_PER_DRAW * max(n, 4_000_000) + BYTES_PER_PICK * size, "--n, --samples",
+                         f"Best-of-{n} sampling of {size:,} picks per space")
+    targets = {"--out": [args.out / name for name in (CSV_NAME, *FIGURES)]}
+    if args.json is not None:
+        targets["--json"] = [args.json]
+    A.preflight(targets, args.force)
+
+
+def run(args) -> int:
+    n, size, smoke = _sizes(args)
     rng = np.random.default_rng(args.seed)
     out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
 
     print(f"bondlab toy bon: exact Best-of-{n} against {size:,} sampled Best-of-{n} picks per space"
@@ -191,12 +212,18 @@ def run(args) -> int:
             print(f"  largest |z| over the {k} outcomes: {np.abs(z).max():.2f}")
         summary[name] = _summary(space, n, exact, freq, size)
 
-    csv_path = out / "toy_bon.csv"
-    with csv_path.open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["space", "unit", "label", "reward", "pi_ref", "exact", "sampled", "z"])
-        w.writeheader()
-        w.writerows(table)
+    out.mkdir(parents=True, exist_ok=True)
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, fieldnames=["space", "unit", "label", "reward", "pi_ref", "exact", "sampled", "z"])
+    w.writeheader()
+    w.writerows(table)
+    csv_path = write_text(out / CSV_NAME, buf.getvalue())
     figures = _figures(out, n, spaces, picks)
     print(f"\nWrote {csv_path} and {len(figures)} figures to {out}/: " + ", ".join(p.name for p in figures))
-    print(f"Done in {time.perf_counter() - t0:.1f} s.")
+    wall = time.perf_counter() - t0
+    if args.json is not None:
+        config = {"n": n, "samples": size, "seed": args.seed, "smoke": smoke, "out": str(out)}
+        write_json(args.json, {"config": config, "summary": summary, "table": table, "wall_s": wall})
+        print(f"Wrote {args.json}")
+    print(f"Done in {wall:.1f} s.")
     return 0

@@ -11,21 +11,21 @@ of :data:`bondlab.train.METRICS`. Same ``--seed``, same numbers.
 """
 from __future__ import annotations
 
-import json
 import pathlib
 import time
 
 import matplotlib
-import numpy as np
 import torch
 
 from ..bon import bon_probs
 from ..jbond import IterativeConfig, JBondConfig, train_iterative, train_jbond
+from ..outputs import save_figure, write_json
 from ..plots.distill import plot_fits, plot_history, plot_quantile_vs_step, plot_reward_vs_kl
 from ..policies import FAMILIES
 from ..smoke import smoke_mode
 from ..spaces import grid_mixture
 from ..train import BondConfig, ReinforceConfig, train_bond, train_reinforce
+from . import _args as A
 
 FULL_STEPS = {"divergences": 400, "iterative": 600, "jbond": 600}   # default --steps in full mode
 SMOKE_STEPS = {"divergences": 60, "iterative": 80, "jbond": 60}     # ... with --smoke / BONDLAB_SMOKE=1
@@ -39,53 +39,52 @@ def register(groups):
     helps = {
         "divergences": "forward vs backward vs Jeffreys BOND on a bimodal target (exact gradients)",
         "iterative": "iterative BOND: Best-of-n of a moving anchor tracks Best-of-n^M",
-        "jbond": "J-BOND (Algorithm 2, sampled) against a REINFORCE baseline",
+        "jbond": "J-BOND (Algorithm 2, sampled, n = 2) against a REINFORCE baseline",
     }
-    for name, text in helps.items():
+    for name, text in helps.items():   # each subcommand takes only the flags it reads
         p = toy.add_parser(name, help=text, description=text + ". Writes figures into --out; --json writes the history.")
-        p.add_argument("--n", type=float, default=None, help=f"N of Best-of-N (default {DEFAULT_N[name]}; jbond needs 2)")
-        p.add_argument("--beta", type=float, default=0.5, help="Jeffreys weight on the backward KL (default 0.5)")
-        p.add_argument("--eta", type=float, default=None,
-                       help="EMA rate of the anchor (jbond default 0.05; iterative: EMA instead of hard resets)")
-        p.add_argument("--gamma", type=float, default=0.0, help="J-BOND regulariser gamma KL(pi||pi_anchor) (default 0)")
-        p.add_argument("--steps", type=int, default=None,
+        if name != "jbond":            # J-BOND's n is 2 (one policy sample against two anchor samples)
+            p.add_argument("--n", type=A.count(), default=DEFAULT_N[name], help=f"N of Best-of-N (default {DEFAULT_N[name]})")
+        p.add_argument("--beta", type=A.real(0, 1), default=0.5, help="Jeffreys weight on the backward KL (default 0.5)")
+        if name != "divergences":
+            p.add_argument("--eta", type=A.real(0, 1, lo_open=True), default=None,
+                           help="EMA rate of the anchor, in (0, 1] (default 0.05)" if name == "jbond" else
+                                "EMA rate of the anchor, in (0, 1]: an EMA instead of hard resets")
+        if name == "jbond":
+            p.add_argument("--gamma", type=A.real(0), default=0.0, help="regulariser gamma KL(pi||pi_anchor) (default 0)")
+        p.add_argument("--steps", type=A.count(), default=None,
                        help=f"optimiser steps (default {FULL_STEPS[name]}; {SMOKE_STEPS[name]} in smoke mode)")
-        p.add_argument("--seed", type=int, default=0, help="seed of the numpy and torch generators (default 0)")
-        p.add_argument("--out", default="runs", help="folder for the figures (default runs/)")
-        p.add_argument("--json", default=None, help="write {config, history, ...} to this JSON file")
+        p.add_argument("--seed", type=A.SEED, default=0, help="seed of the numpy and torch generators (default 0)")
+        p.add_argument("--out", type=A.PathArg("out_dir"), default="runs", help="folder for the figures (default runs/)")
+        p.add_argument("--json", type=A.PathArg("out_file"), default=None, help="write {config, history, ...} to this JSON file")
         p.add_argument("--smoke", action="store_true", help="a quick run with few steps")
+        A.add_force(p)
         if name == "divergences":
             p.add_argument("--family", choices=FAMILIES, default="gaussian", help="policy family (default gaussian)")
         else:
             p.add_argument("--gradient", choices=("exact", "sampled"), default="exact" if name == "iterative" else "sampled",
                            help="exact expectation or the paper's sampled estimators")
-        p.set_defaults(func=run, distill=name)
+        p.set_defaults(func=run, check=check, distill=name)
 
 
-def _check(args):
-    name = args.distill
-    n = DEFAULT_N[name] if args.n is None else args.n
-    if name == "jbond" and n != 2:
-        raise ValueError(f"n must be 2 for jbond (Algorithm 2 compares one policy sample with two anchor samples), got {n:g}")
-    if not (np.isfinite(n) and n >= 1) or (float(n) != int(n)):
-        raise ValueError(f"n must be a whole number >= 1, got {n!r}")
-    steps = args.steps if args.steps is not None else (SMOKE_STEPS if (args.smoke or smoke_mode()) else FULL_STEPS)[name]
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
-    if name == "iterative" and args.eta is None and steps < ROUNDS:
-        raise ValueError(f"steps must be >= {ROUNDS} (one per hard-anchor round), got {steps}")
-    if not (0.0 <= args.beta <= 1.0):
-        raise ValueError(f"beta must lie in [0, 1], got {args.beta}")
-    if args.eta is not None and not (0.0 < args.eta <= 1.0):
-        raise ValueError(f"eta must lie in (0, 1], got {args.eta}")
-    if not (np.isfinite(args.gamma) and args.gamma >= 0):
-        raise ValueError(f"gamma must be >= 0, got {args.gamma}")
-    return int(n), int(steps)
+def _steps(args) -> int:
+    table = SMOKE_STEPS if (args.smoke or smoke_mode()) else FULL_STEPS
+    return args.steps if args.steps is not None else table[args.distill]
+
+
+def check(args) -> None:
+    """What needs several flags, before any training: the hard rounds, and the outputs."""
+    steps = _steps(args)
+    if args.distill == "iterative" and args.eta is None and steps < ROUNDS:
+        raise ValueError(f"--steps must be >= {ROUNDS} (one per hard-anchor round), got {steps}")
+    targets = {"--out": [args.out / f"{args.distill}.png"]}
+    if args.json is not None:
+        targets["--json"] = [args.json]
+    A.preflight(targets, args.force)
 
 
 def _save(fig, path: pathlib.Path) -> str:
-    fig.savefig(path, dpi=100)
-    return str(path)
+    return str(save_figure(fig, path, dpi=100))
 
 
 def run(args) -> int:
@@ -93,10 +92,11 @@ def run(args) -> int:
     import matplotlib.pyplot as plt
 
     torch.set_num_threads(1)   # toy tensors are tiny: extra threads only add synchronisation
-    n, steps = _check(args)
+    n, steps = getattr(args, "n", 2), _steps(args)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    config = {k: v for k, v in vars(args).items() if k not in ("func",)}
+    config = {k: (str(v) if isinstance(v, pathlib.Path) else v) for k, v in vars(args).items()
+              if k not in ("func", "check", "command", "toy_command")}   # the flags this subcommand reads
     config.update(n=n, steps=steps)
     t0 = time.perf_counter()
     result: dict = {"config": config}
@@ -155,7 +155,6 @@ def run(args) -> int:
     result["wall_s"] = wall
     print(f"figures: {', '.join(figures)}   ({wall:.2f} s)")
     if args.json:
-        pathlib.Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        pathlib.Path(args.json).write_text(json.dumps(result, indent=1))
+        write_json(args.json, result)
         print(f"wrote {args.json}")
     return 0

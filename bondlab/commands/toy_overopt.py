@@ -9,17 +9,19 @@ whole run is exact maths on a 201-point space and takes a few seconds, so it sho
 """
 from __future__ import annotations
 
-import json
 import pathlib
 
+from ..outputs import save_figure, write_json
 from ..overopt import OveroptConfig, bond_curves, run_overopt, to_json
 from ..smoke import smoke_mode
+from . import _args as A
 
 DEFAULTS = OveroptConfig()
 SMOKE_POINTS = 15            # N and beta grid points in smoke mode (full: OveroptConfig.n_points)
 SMOKE_KS = (4, 16)           # quantile-view k in smoke mode
 BOND_NS = (2, 4, 8, 16, 32, 64)  # N of the BOND (Jeffreys, Gaussian policy) points in full mode
 SMOKE_BOND_NS = (4, 16)          # ... in smoke mode
+FIGURES = ("overopt.png", "quantile_view.png")
 
 
 def register(groups):
@@ -28,29 +30,38 @@ def register(groups):
         description="Fit a Bradley-Terry proxy reward on M noisy comparisons from pi_ref, then trace the exact "
                     "gold and proxy reward of Best-of-N (N = 1..10^4) and of the KL-regularised optimum against "
                     "d = sqrt KL, fit Gao et al.'s forms and compare the N picked from the fit with the true best N.")
-    p.add_argument("--m", type=int, default=DEFAULTS.m, help=f"labelled comparisons (default {DEFAULTS.m})")
-    p.add_argument("--noise", type=float, default=DEFAULTS.noise,
-                   help=f"probability that a label is flipped (default {DEFAULTS.noise})")
-    p.add_argument("--capacity", type=int, default=DEFAULTS.capacity,
+    p.add_argument("--m", type=A.count(), default=DEFAULTS.m, help=f"labelled comparisons (default {DEFAULTS.m})")
+    p.add_argument("--noise", type=A.real(0, 1), default=DEFAULTS.noise,
+                   help=f"probability that a label is flipped, in [0, 1] (default {DEFAULTS.noise})")
+    p.add_argument("--capacity", type=A.count(), default=DEFAULTS.capacity,
                    help=f"proxy features: Legendre degree (default {DEFAULTS.capacity})")
-    p.add_argument("--seed", type=int, default=DEFAULTS.seed, help="seed of the comparisons (default 0)")
-    p.add_argument("--out", default="runs/overopt", help="folder for the figures (default runs/overopt)")
-    p.add_argument("--json", default=None, metavar="FILE", help="write the curves, picks, fits and config here")
+    p.add_argument("--seed", type=A.SEED, default=DEFAULTS.seed, help="seed of the comparisons (default 0)")
+    p.add_argument("--out", type=A.PathArg("out_dir"), default="runs/overopt",
+                   help="folder for the figures (default runs/overopt)")
+    p.add_argument("--json", type=A.PathArg("out_file"), default=None, metavar="FILE",
+                   help="write the curves, picks, fits and config here")
     p.add_argument("--smoke", action="store_true", help="a quick run on coarser grids")
-    p.set_defaults(func=run)
+    A.add_force(p)
+    p.set_defaults(func=run, check=check)
+
+
+def check(args) -> None:
+    """Memory of the proxy fit (m comparisons x F features, an F x F Hessian) and the outputs, before any work."""
+    f = args.capacity + 1
+    A.refuse_unless_fits(8 * (4 * (args.m + DEFAULTS.k) * f + 2 * f * f), "--m, --capacity",
+                         f"a Bradley-Terry fit on {args.m:,} comparisons with {f:,} features")
+    targets = {"--out": [args.out / name for name in FIGURES]}
+    if args.json is not None:
+        targets["--json"] = [args.json]
+    A.preflight(targets, args.force)
 
 
 def run(args) -> int:
     smoke = args.smoke or smoke_mode()
-    if args.seed is None or args.seed < 0:
-        raise ValueError(f"--seed must be a non-negative integer, got {args.seed!r}")
     kw = dict(m=args.m, noise=args.noise, capacity=args.capacity, seed=args.seed)
     if smoke:
         kw.update(n_points=SMOKE_POINTS, n_betas=SMOKE_POINTS, ks=SMOKE_KS)
-    try:
-        cfg = OveroptConfig(**kw)
-    except ValueError as e:
-        raise ValueError(f"{e} (check --m, --noise, --capacity, --seed)") from None
+    cfg = OveroptConfig(**kw)
     out = pathlib.Path(args.out)
     res = run_overopt(cfg)
     bond = bond_curves(res.space, res.proxy.rewards, SMOKE_BOND_NS if smoke else BOND_NS)
@@ -79,20 +90,19 @@ def run(args) -> int:
     plot_rewards(res, ax=axes[0])
     plot_overopt(res, ax=axes[1], others={"BOND (Gaussian policy)": bond})
     plot_vs_n(res, ax=axes[2])
-    fig.savefig(out / "overopt.png", dpi=110)
+    save_figure(fig, out / FIGURES[0], dpi=110)
     plt.close(fig)
     if res.quantile is not None:
         fig, ax = plt.subplots(figsize=(6.4, 4), layout="constrained")
         plot_quantile_view(res.quantile, ax=ax)
-        fig.savefig(out / "quantile_view.png", dpi=110)
+        save_figure(fig, out / FIGURES[1], dpi=110)
         plt.close(fig)
     print(f"figures: {out / 'overopt.png'}, {out / 'quantile_view.png'}")
     if args.json:
         path = pathlib.Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
         rec = to_json(res)
         rec["bond"] = {"n": [int(n) for n in bond.param], "kl": bond.kl.tolist(), "gold": bond.gold.tolist(),
                        "proxy": bond.proxy.tolist(), "policy": "gaussian", "objective": "jeffreys"}
-        path.write_text(json.dumps(rec, indent=1))
+        write_json(path, rec)
         print(f"json: {path}")
     return 0

@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from ..lm.checkpoints import check_tensors, sha256_of
+from ..outputs import dumps
 
 __all__ = ["CHECKPOINT", "FORMAT", "RESUMABLE", "paths", "save_state", "load_state", "restore", "check_resume",
            "run_identity", "fingerprint"]
@@ -59,7 +60,7 @@ def save_state(out, model, anchor, opt, gen: torch.Generator, info: dict) -> Pat
     info = {"format": FORMAT, **info, "param_groups": osd["param_groups"], "names": names,
             "file": weights.name, "num_bytes": weights.stat().st_size, "sha256": sha256_of(weights)}
     tmp = sidecar.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(info, indent=1) + "\n")
+    tmp.write_text(dumps(info) + "\n")            # strict JSON: a non-finite number is written as null
     os.replace(tmp, sidecar)
     return weights
 

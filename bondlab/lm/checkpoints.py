@@ -17,6 +17,7 @@ import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save_file
 
+from ..outputs import write_json
 from .corpus import Tokenizer
 from .model import GPT, GPTConfig
 
@@ -51,7 +52,7 @@ def save_checkpoint(model: GPT, tokenizer: Tokenizer, path, meta: dict | None = 
     info = {"format": FORMAT, "config": model.cfg.to_dict(), "words": list(tokenizer.words),
             "file": weights.name, "num_bytes": weights.stat().st_size, "sha256": sha256_of(weights),
             "meta": meta or {}}
-    sidecar.write_text(json.dumps(info, indent=1) + "\n")
+    write_json(sidecar, info)                 # strict JSON, written atomically
     return weights
 
 

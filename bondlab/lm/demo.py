@@ -17,7 +17,6 @@ The pipeline (Sessa et al. 2024, Sec. 6, at toy scale):
 """
 from __future__ import annotations
 
-import json
 import math
 import pathlib
 import time
@@ -28,6 +27,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .. import _validate as V
+from ..outputs import save_figure, write_json
 from ..theory import bon_kl_bound
 from .corpus import PROMPT_OPENINGS, micro_reward
 from .jbond import JBondConfig, quantile_target, text_reward, train_jbond
@@ -61,6 +61,8 @@ class DemoConfig:
 
     def __post_init__(self):
         self.target_n = V.n_real(self.target_n, "target_n")
+        if self.target_n < 2:   # Best-of-1 is pi_ref: nothing to distil, and its KL bound 0 scales the report
+            raise ValueError(f"target_n must be >= 2, got {self.target_n!r}")
         if self.budget not in ("wall", "steps"):
             raise ValueError(f"budget must be 'wall' or 'steps', got {self.budget!r}")
         for name in ("eval_prompts", "ref_k", "max_new_tokens", "keep_going_steps"):
@@ -334,8 +336,7 @@ def write_outputs(data: dict, out_dir, json_path=None) -> list[pathlib.Path]:
     paths = []
     fig = Figure(figsize=(7, 4.8), layout="constrained")
     plot_reward_vs_kl(data, ax=fig.subplots())
-    paths.append(out / "reward_vs_kl.png")
-    fig.savefig(paths[-1], dpi=110)
+    paths.append(save_figure(fig, out / "reward_vs_kl.png", dpi=110))
     fig = Figure(figsize=(13, 3.8), layout="constrained")
     axes = fig.subplots(1, 4)
     q = data["config"]["quantile_target"]
@@ -343,18 +344,15 @@ def write_outputs(data: dict, out_dir, json_path=None) -> list[pathlib.Path]:
     plot_training_curve(data, "reward", ax=axes[1])
     plot_training_curve(data, "kl", ax=axes[2])
     plot_training_curve(data, "end_frac", ax=axes[3])
-    paths.append(out / "training_curves.png")
-    fig.savefig(paths[-1], dpi=100)
+    paths.append(save_figure(fig, out / "training_curves.png", dpi=100))
     if "exact" in data:
         fig = Figure(figsize=(11, 3.8), layout="constrained")
         a, b = fig.subplots(1, 2)
         plot_exact_tracking(data["exact"], "backward", ax=a)
         plot_exact_tracking(data["exact"], "forward", ax=b)
-        paths.append(out / "exact_micro.png")
-        fig.savefig(paths[-1], dpi=100)
+        paths.append(save_figure(fig, out / "exact_micro.png", dpi=100))
     if json_path is not None:
         jp = pathlib.Path(json_path)
         jp.parent.mkdir(parents=True, exist_ok=True)
-        jp.write_text(json.dumps(data, indent=1, allow_nan=False) + "\n")
-        paths.append(jp)
+        paths.append(write_json(jp, data))
     return paths
