@@ -29,6 +29,8 @@ import pathlib
 import sys
 import time
 
+from bondlab.student import dumps
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "bondlab" / "notebooks"
 CACHE = ROOT / "docs" / "notebooks"
@@ -164,10 +166,6 @@ def cached_copy(executed: dict, source: dict, seconds: float) -> dict:
     return nb
 
 
-def write(nb: dict, path: pathlib.Path) -> None:
-    path.write_text(json.dumps(nb, sort_keys=True, indent=1, ensure_ascii=False) + "\n")
-
-
 def refresh(paths, threads: int = 2, cache_dir: pathlib.Path = CACHE) -> list[tuple[str, float]]:
     """Run each notebook in ``paths`` and write its cached copy; returns ``[(name, seconds)]``."""
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -177,7 +175,7 @@ def refresh(paths, threads: int = 2, cache_dir: pathlib.Path = CACHE) -> list[tu
         t0 = time.perf_counter()
         executed = execute(p, threads=threads)
         dt = time.perf_counter() - t0
-        write(cached_copy(executed, json.loads(p.read_text()), dt), cache_dir / p.name)
+        (cache_dir / p.name).write_text(dumps(cached_copy(executed, json.loads(p.read_text()), dt)))
         print(f"  {p.name}: {dt:.0f} s -> {cache_dir / p.name}", file=sys.stderr, flush=True)
         done.append((p.name, dt))
     return done
