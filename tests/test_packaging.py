@@ -27,10 +27,12 @@ import nbformat
 from nbclient import NotebookClient
 [path] = glob.glob("d/01_*.ipynb")
 nb = nbformat.read(path, as_version=4)
+nb.cells.append(nbformat.v4.new_code_cell("import bondlab, pathlib; print('bondlab from', pathlib.Path(bondlab.__file__).resolve())"))
 NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": "d"}}).execute()
 errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
 figures = sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
 print(path, "errors:", len(errors), "figures:", figures)
+print(nb.cells[-1].outputs[0]["text"].strip() if nb.cells[-1].outputs else "bondlab from: nothing printed")
 sys.exit(1 if errors or not figures else 0)
 """
 
@@ -96,7 +98,8 @@ def test_wheel_in_a_fresh_venv(built, tmp_path):
 
     _run([bondlab, "notebooks", "d"], tmp_path, env)
     assert sorted(p.name for p in (tmp_path / "d").glob("*.ipynb")) == NOTEBOOKS
-    _run([py, "-c", EXECUTE_01], tmp_path, env)
+    ran = _run([py, "-c", EXECUTE_01], tmp_path, env)            # in the kernel too, bondlab is the wheel's
+    assert f"bondlab from {where.strip()}" in ran, ran
 
     _run([bondlab, "notebooks", "s", "--student"], tmp_path, env)
     assert sorted(p.name for p in (tmp_path / "s").glob("*.ipynb")) == NOTEBOOKS

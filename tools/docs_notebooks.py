@@ -133,26 +133,18 @@ def execute(path: pathlib.Path, threads: int = 2, timeout: int = 3600) -> dict:
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
-    env = {"BONDLAB_SMOKE": "0", "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
-           "OPENBLAS_NUM_THREADS": str(threads)}
-    saved = {k: os.environ.get(k) for k in [*env, "CI", "MPLBACKEND"]}
-    os.environ.update(env)
-    os.environ.pop("CI", None)            # CI would force smoke mode
-    os.environ.pop("MPLBACKEND", None)    # the kernel's inline backend draws the figures
+    # The kernel's environment (this process's is left alone): full mode even where CI is set (CI forces smoke
+    # mode), and no MPLBACKEND, so that the kernel's inline backend draws the figures.
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "MPLBACKEND")}
+    env.update(BONDLAB_SMOKE="0", OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
+               OPENBLAS_NUM_THREADS=str(threads))
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=True,
+                            resources={"metadata": {"path": str(path.parent)}})
     try:
-        nb = nbformat.read(path, as_version=4)
-        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=True,
-                                resources={"metadata": {"path": str(path.parent)}})
-        try:
-            client.execute()
-        except CellExecutionError as e:
-            raise RuntimeError(f"{path.name} failed: {str(e).splitlines()[0] if str(e) else e!r}") from e
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        client.execute(env=env)
+    except CellExecutionError as e:
+        raise RuntimeError(f"{path.name} failed: {str(e).splitlines()[0] if str(e) else e!r}") from e
     return json.loads(nbformat.writes(nb))
 
 
@@ -206,7 +198,11 @@ def main(argv=None) -> int:
         print(f"removed {o.relative_to(ROOT)}: no such notebook", file=sys.stderr)
     if not todo:
         print("docs/notebooks: every executed copy is up to date", file=sys.stderr)
-    refresh(todo, threads=args.threads)
+    try:
+        refresh(todo, threads=args.threads)
+    except RuntimeError as e:              # a notebook failed in full mode: one line, no half-written copy
+        print(f"docs_notebooks: {e}", file=sys.stderr)
+        return 1
     return 0
 
 
