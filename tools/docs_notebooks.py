@@ -29,8 +29,6 @@ import pathlib
 import sys
 import time
 
-from bondlab.student import dumps
-
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "bondlab" / "notebooks"
 CACHE = ROOT / "docs" / "notebooks"
@@ -160,6 +158,7 @@ def cached_copy(executed: dict, source: dict, seconds: float) -> dict:
 
 def refresh(paths, threads: int = 2, cache_dir: pathlib.Path = CACHE) -> list[tuple[str, float]]:
     """Run each notebook in ``paths`` and write its cached copy; returns ``[(name, seconds)]``."""
+    from bondlab.student import dumps      # here, not at the top: checking the cache needs no torch import
     cache_dir.mkdir(parents=True, exist_ok=True)
     done = []
     for p in paths:
@@ -198,6 +197,7 @@ def main(argv=None) -> int:
         print(f"removed {o.relative_to(ROOT)}: no such notebook", file=sys.stderr)
     if not todo:
         print("docs/notebooks: every executed copy is up to date", file=sys.stderr)
+        return 0
     try:
         refresh(todo, threads=args.threads)
     except RuntimeError as e:              # a notebook failed in full mode: one line, no half-written copy
