@@ -8,7 +8,7 @@ BIN         := $(VENV)/bin
 STAMP       := $(VENV)/.bondlab-installed
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lab bench clean docs student test-browser
+.PHONY: install demo test lab bench clean docs docs-deps docs-execute student test-browser notebooks-tidy
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,17 +28,31 @@ test: install
 	BONDLAB_SMOKE=1 MPLBACKEND=Agg $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lab: install
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab bondlab/notebooks/
 
 bench: install
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b --quick || exit 1; done
 
-docs: install
-	$(BIN)/python -c "import mkdocs, material, mkdocs_jupyter" 2>/dev/null || $(BIN)/python -m pip install -q -e ".[docs]"
+# The site shows each notebook as run in full mode, from docs/notebooks/ (committed executed copies, keyed by a
+# hash of the notebook's cells): `make docs` runs only the notebooks changed since their copy was made.
+docs-deps: install
+	$(BIN)/python -c "import mkdocs, material, mkdocs_jupyter, mathjax" 2>/dev/null || $(BIN)/python -m pip install -q -e ".[docs]"
+
+docs: docs-deps
+	$(BIN)/python tools/docs_notebooks.py
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --site-dir site
+
+# Run every notebook again (after a change to bondlab that alters the figures), then build the site.
+docs-execute: docs-deps
+	$(BIN)/python tools/docs_notebooks.py --force
 	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --site-dir site
 
 student: install
-	$(BIN)/python tools/make_student.py notebooks build/student
+	$(BIN)/python tools/make_student.py bondlab/notebooks build/student
+
+# After editing a notebook in Jupyter: clear outputs, drop run metadata, number new cells (small diffs).
+notebooks-tidy: install
+	$(BIN)/python tools/tidy_notebooks.py
 
 test-browser: install
 	bash tools/browser/setup.sh $(BIN)/python

@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "bondlab.commands.lm",
     "bondlab.commands.demo",
     "bondlab.commands.hf",
+    "bondlab.commands.notebooks",
 ]
 
 

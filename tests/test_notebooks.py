@@ -1,6 +1,8 @@
-"""Every notebook runs top to bottom in smoke mode, is committed without outputs, and ends with its summary and
-exercises: a "Summary" heading, then an "Exercises" heading listing 2-3 exercises, and after that only markdown
-or worked-solution cells (the convention of tools/make_student.py, which strips them from the student copies)."""
+"""Every notebook (bondlab/notebooks/*.ipynb, the one source of each) runs top to bottom in smoke mode, is
+committed tidy (no outputs, deterministic cell ids: tools/tidy_notebooks.py), opens with the cell that installs
+bondlab where it is missing, and ends with its summary and exercises: a "Summary" heading, then an "Exercises"
+heading listing 2-3 exercises, and after that only markdown or worked-solution cells (the convention of
+bondlab/student.py, which strips them from the student copies)."""
 import importlib.util
 import json
 import pathlib
@@ -10,19 +12,67 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+import bondlab.student as ms
 
-_spec = importlib.util.spec_from_file_location("make_student", ROOT / "tools" / "make_student.py")
-ms = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(ms)
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "bondlab" / "notebooks").glob("*.ipynb"))
+
+_spec = importlib.util.spec_from_file_location("tidy_notebooks", ROOT / "tools" / "tidy_notebooks.py")
+tidy_notebooks = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(tidy_notebooks)
 
 ITEM = re.compile(r"^\s{0,3}\d+\.\s", re.MULTILINE)
 summary_and_exercises = ms.summary_and_exercises
 
 
 def test_there_are_notebooks():
-    assert len(NOTEBOOKS) >= 1
+    assert len(NOTEBOOKS) == 6
+
+
+def test_tidy_cleans_what_jupyter_adds():
+    md, code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
+    nb = nbformat.v4.new_notebook(cells=[code("import x"), md("# t"), code("y = 1"), code("z = 2")])
+    nb.cells[2].outputs = [nbformat.v4.new_output("stream", name="stdout", text="1\n")]
+    nb.cells[2].execution_count = 3
+    nb.cells[2].metadata.update(tags=["solution"], execution={"iopub.status.idle": "2026"}, scrolled=True)
+    nb.metadata["widgets"] = {"state": {}}
+    nb.metadata["language_info"] = {"name": "python", "version": "3.11.7"}
+    nb = json.loads(json.dumps(nb))   # a plain dict, as read from disk (nbformat would fix the duplicate id)
+    for cell, i in zip(nb["cells"], ["install", "cell-000", "0a1b2c3d", "cell-000"]):
+        cell["id"] = i
+    t = tidy_notebooks.tidy(nb)
+    assert [c["id"] for c in t["cells"]] == ["install", "cell-000", "cell-001", "cell-002"]   # new ids: next free
+    assert t["cells"][2]["outputs"] == [] and t["cells"][2]["execution_count"] is None
+    assert t["cells"][2]["metadata"] == {"tags": ["solution"]}
+    assert t["metadata"] == tidy_notebooks.METADATA
+    assert tidy_notebooks.tidy(t) == t            # idempotent
+    nbformat.validate(nbformat.from_dict(t))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_committed_tidy(path):
+    """No outputs, no run metadata, ids install/cell-NNN: `make notebooks-tidy` after editing in Jupyter."""
+    text = path.read_text()
+    assert ms.dumps(tidy_notebooks.tidy(json.loads(text))) == text, f"run `make notebooks-tidy` ({path.name})"
+    nbformat.validate(nbformat.reads(text, as_version=4))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_first_cell_installs_bondlab_only_where_it_is_missing(path, monkeypatch):
+    """Run the first cell in IPython with a stand-in for the %pip magic: nothing happens where bondlab imports,
+    `%pip install bondlab` where it does not (a hosted Jupyter)."""
+    from IPython.core.interactiveshell import InteractiveShell
+    first = json.loads(path.read_text())["cells"][0]
+    assert first["cell_type"] == "code" and first["id"] == "install"
+    shell = InteractiveShell.instance()
+    calls = []
+    shell.register_magic_function(lambda line: calls.append(line.split()), "line", "pip")
+    src = ms.source(first)
+    assert shell.run_cell(src).success and calls == []
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "bondlab" else real(name, *a))
+    assert shell.run_cell(src).success
+    assert len(calls) == 1 and calls[0][0] == "install" and calls[0][-1] == "bondlab"
 
 
 def test_summary_and_exercises_finder():

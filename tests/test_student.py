@@ -1,19 +1,16 @@
-"""Student copies (`make student`, tools/make_student.py): solution cells out, exercise cells in (one per
-solution cell, keeping only its "# EXERCISE:" hint), the copies still end with their summary and exercises, and
-they run in smoke mode up to the first exercise cell."""
-import importlib.util
+"""Student copies (bondlab/student.py: `bondlab notebooks DIR --student`, `make student`): solution cells out,
+exercise cells in (one per solution cell, same id, keeping only its "# EXERCISE:" hint), the copies still end
+with their summary and exercises, and they run in smoke mode up to the first exercise cell."""
 import pathlib
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+import bondlab.student as ms
 
-_spec = importlib.util.spec_from_file_location("make_student", ROOT / "tools" / "make_student.py")
-ms = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(ms)
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "bondlab" / "notebooks").glob("*.ipynb"))
 
 summary_and_exercises = ms.summary_and_exercises
 
@@ -70,7 +67,7 @@ def _run_until_first_exercise(nb, path_dir, monkeypatch):
 
 def test_solution_cells_are_replaced_and_the_rest_kept():
     teacher = _teacher_notebook()
-    student = ms.student_notebook(teacher)
+    student = nbformat.from_dict(ms.student_notebook(teacher))
     assert len(student.cells) == len(teacher.cells)
     assert student.metadata["bondlab"]["student"]["solutions_removed"] == 3
     kinds = [(c.cell_type, ms.is_exercise(c)) for c in student.cells]
@@ -84,6 +81,7 @@ def test_solution_cells_are_replaced_and_the_rest_kept():
     assert all(not c.get("outputs") and c.get("execution_count") is None
                for c in student.cells if c.cell_type == "code")
     assert teacher.cells[1].outputs, "the teacher's notebook must not be modified"
+    assert [c.id for c in student.cells] == [c.id for c in teacher.cells]   # placeholders keep their cell's id
     nbformat.validate(student)
 
 

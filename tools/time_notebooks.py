@@ -1,6 +1,6 @@
 """Time every notebook end to end with nbclient, in full mode and in smoke mode; prints a Markdown table.
 
-    .venv/bin/python tools/time_notebooks.py [--mode full|smoke|both] [--threads 2] [notebooks/01_*.ipynb ...]
+    .venv/bin/python tools/time_notebooks.py [--mode full|smoke|both] [--threads 2] [bondlab/notebooks/01_*.ipynb ...]
 
 Each run starts a fresh kernel (its start-up is included, as in a classroom) with MPLBACKEND=Agg and
 torch/BLAS threads capped at ``--threads`` (default 2, a small laptop). Outputs are discarded: the
@@ -48,11 +48,11 @@ def time_notebook(path: pathlib.Path, smoke: bool, threads: int, timeout: int = 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("notebooks", nargs="*", help="default: notebooks/*.ipynb")
+    ap.add_argument("notebooks", nargs="*", help="default: bondlab/notebooks/*.ipynb")
     ap.add_argument("--mode", choices=["full", "smoke", "both"], default="both")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
-    paths = [pathlib.Path(p) for p in args.notebooks] or sorted((ROOT / "notebooks").glob("*.ipynb"))
+    paths = [pathlib.Path(p) for p in args.notebooks] or sorted((ROOT / "bondlab" / "notebooks").glob("*.ipynb"))
     modes = ["full", "smoke"] if args.mode == "both" else [args.mode]
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores visible, "
           f"{args.threads} threads, python {platform.python_version()}", file=sys.stderr)
