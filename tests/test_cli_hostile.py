@@ -41,6 +41,11 @@ def options(parser):
     return [a for a in parser._actions if a.option_strings and not isinstance(a, argparse._HelpAction)]
 
 
+def positionals(parser):
+    """Positional arguments (a path such as ``bondlab notebooks DIR``); they declare a type like flags."""
+    return [a for a in parser._actions if not a.option_strings and not isinstance(a, argparse._SubParsersAction)]
+
+
 def declared_ok(t: A.Number, text: str) -> bool:
     """Whether ``text`` lies in the range ``t`` declares, recomputed from its bounds."""
     try:
@@ -92,6 +97,10 @@ def base_argv(words, parser, place) -> list[str]:
             argv += [flag, str(a.type.lo + (1 if a.type.lo_open else 0))]
         else:
             raise AssertionError(f"{' '.join(words)} {flag}: required flag without a declared type")
+    for i, a in enumerate(positionals(parser)):    # right after the words, where the walk replaces them
+        assert isinstance(a.type, A.PathArg), f"{' '.join(words)} {a.metavar}: positional without a declared type"
+        argv.insert(len(words) + i, str(place / {"out_dir": "new_folder", "in_dir": "model", "out_file": "base.json",
+                                                 "in_file": "a_file.txt"}[a.type.kind]))
     if words[0] == "hf":
         argv += ["--max-new-tokens", "8"]
     return argv
@@ -173,6 +182,10 @@ def test_every_flag_every_bad_value(name, place, capsys):
         else:   # a switch or free text: any numeric-looking default would need a declared range
             assert a.type not in (int, float) and (a.nargs == 0 or not isinstance(a.default, (int, float))), \
                 f"{name} {flag} has no declared range"
+    for i, a in enumerate(positionals(parser)):    # a positional: its value replaced in place
+        at = len(words) + i
+        for v, good in path_cases(a, place):
+            walk.case(words, base[:at] + [str(v)] + base[at + 1:], a.metavar or a.dest, good)
     print(f"{name}: {walk.cases} cases, {walk.accepted} in range and passing the checks")
     assert walk.cases >= 3 and not walk.failures, "\n".join(walk.failures)
 

@@ -10,6 +10,8 @@ import importlib.resources
 import json
 import pathlib
 
+from ._args import PathArg
+
 
 def register(groups) -> None:
     p = groups["root"].add_parser(
@@ -17,7 +19,7 @@ def register(groups) -> None:
         description="Copy bondlab's six notebooks (Best-of-N, quantiles and N, forward vs backward KL, reward "
                     "over-optimization, iterative BOND and J-BOND, the tiny GPT) into DIR, which must not exist "
                     "or be empty. Then open them with `jupyter lab DIR`.")
-    p.add_argument("dir", metavar="DIR", help="folder to create (or an empty one) for the notebooks")
+    p.add_argument("dir", metavar="DIR", type=PathArg("out_dir"), help="folder to create (or an empty one) for the notebooks")
     p.add_argument("--student", action="store_true",
                    help="exercise-only copies: each worked solution replaced by an empty exercise cell")
     p.set_defaults(func=run)
