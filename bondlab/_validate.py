@@ -1,16 +1,58 @@
-"""Input checks shared by every room. Each failure is a ``ValueError`` that names the argument."""
+"""Input checks shared by every room. Each failure is a ``ValueError`` that names the argument.
+
+Numbers: a bool is not a number here (``n=True`` would be Best-of-1), nor is a string ("3"), an array
+where a scalar is meant, or None. Arrays: bool or non-numeric entries are refused, and so is a torch
+tensor that requires grad where numpy is computed (the graph would be cut without a word).
+"""
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
 PROB_TOL = 1e-9  # |sum(p) - 1| allowed for a probability vector
 
 
+def scalar(x, name: str, what: str = "a number") -> float:
+    """A real Python/numpy/0-d-tensor scalar as float (NaN and inf pass; callers bound it)."""
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Real) and not _is_0d(x):
+        raise ValueError(f"{name} must be {what}, got {type(x).__name__} {x!r}"[:200])
+    return float(x)
+
+
+def _is_0d(x) -> bool:
+    """A 0-d numeric numpy array or torch tensor without grad (what ``float(x)`` reads as one number)."""
+    shape, dtype = getattr(x, "shape", None), getattr(x, "dtype", None)
+    if shape is None or tuple(shape) != () or getattr(x, "requires_grad", False):
+        return False
+    return "bool" not in str(dtype) and "complex" not in str(dtype) and ("float" in str(dtype) or "int" in str(dtype))
+
+
+def array(a, name: str) -> np.ndarray:
+    """Anything array-like of real numbers as a float64 numpy array; bools, text, complex refused."""
+    if getattr(a, "requires_grad", False):
+        raise ValueError(f"{name} is a tensor that requires grad; this function computes in numpy, pass {name}.detach()")
+    if hasattr(a, "detach") and hasattr(a, "cpu"):       # a torch tensor without grad, on any device
+        a = a.detach().cpu().numpy()
+    try:
+        raw = np.asarray(a) if not isinstance(a, (str, bytes)) else None
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an array of real numbers (a ragged or non-numeric sequence was given)") from None
+    if raw is None or raw.dtype == bool or raw.dtype.kind not in "iuf" and raw.dtype != object:
+        raise ValueError(f"{name} must hold real numbers, got {type(a).__name__}"
+                         + ("" if raw is None else f" of dtype {raw.dtype}"))
+    if raw.dtype == object and any(isinstance(v, (bool, np.bool_, str, bytes)) for v in raw.ravel().tolist()):
+        raise ValueError(f"{name} must hold real numbers, not bools or text")
+    try:
+        return np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must hold real numbers (a ragged or non-numeric sequence was given)") from None
+
+
 def probs(p, name: str = "ref_probs") -> np.ndarray:
     """A 1-D, non-empty, non-negative float64 vector summing to 1 within ``PROB_TOL``."""
-    p = np.asarray(p, dtype=np.float64)
+    p = array(p, name)
     if p.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {p.shape}")
     if p.size == 0:
@@ -27,7 +69,7 @@ def probs(p, name: str = "ref_probs") -> np.ndarray:
 
 def rewards(r, size: int | None = None, name: str = "rewards") -> np.ndarray:
     """A 1-D finite float64 vector, of length ``size`` when given."""
-    r = np.asarray(r, dtype=np.float64)
+    r = array(r, name)
     if r.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {r.shape}")
     if r.size == 0:
@@ -41,10 +83,7 @@ def rewards(r, size: int | None = None, name: str = "rewards") -> np.ndarray:
 
 def n_real(n, name: str = "n") -> float:
     """A finite real number n >= 1 (the level formula extends Best-of-N to real n)."""
-    try:
-        v = float(n)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number >= 1, got {n!r}") from None
+    v = scalar(n, name, "a number >= 1")
     if math.isnan(v) or math.isinf(v):
         raise ValueError(f"{name} must be finite, got {n!r}")
     if v < 1:
@@ -61,17 +100,16 @@ def n_int(n, name: str = "n") -> int:
 
 
 def positive_int(k, name: str) -> int:
-    if isinstance(k, bool) or not float(k).is_integer() or int(k) < 1:
+    """A whole number >= 1 (an int, or a float such as 3.0 that is one)."""
+    v = scalar(k, name, "a positive integer")
+    if not v.is_integer() or v < 1:
         raise ValueError(f"{name} must be a positive integer, got {k!r}")
-    return int(k)
+    return int(v)
 
 
 def unit_interval(x, name: str = "beta") -> float:
     """A number in [0, 1]."""
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a number in [0, 1], got {x!r}") from None
+    v = scalar(x, name, "a number in [0, 1]")
     if not (0.0 <= v <= 1.0):  # also rejects NaN
         raise ValueError(f"{name} must lie in [0, 1], got {x!r}")
     return v
