@@ -12,6 +12,7 @@ import numbers
 import numpy as np
 
 PROB_TOL = 1e-9  # |sum(p) - 1| allowed for a probability vector
+MAX_ITEMS = 10**8  # largest count of items one call may allocate (8 bytes each: 800 MB)
 
 
 def scalar(x, name: str, what: str = "a number") -> float:
@@ -99,12 +100,27 @@ def n_int(n, name: str = "n") -> int:
     return int(v)
 
 
-def positive_int(k, name: str) -> int:
-    """A whole number >= 1 (an int, or a float such as 3.0 that is one)."""
+def positive_int(k, name: str, most: int | None = None) -> int:
+    """A whole number >= 1 (an int, or a float such as 3.0 that is one), at most ``most`` when given
+    (a count that sizes an array: what cannot fit is refused here, not by a MemoryError later)."""
     v = scalar(k, name, "a positive integer")
     if not v.is_integer() or v < 1:
         raise ValueError(f"{name} must be a positive integer, got {k!r}")
+    if most is not None and v > most:
+        raise ValueError(f"{name} must be at most {most:,} (it sizes an array in memory), got {k!r}")
     return int(v)
+
+
+def finite_array(a, name: str, ndim: int | None = 1) -> np.ndarray:
+    """A non-empty finite float64 array (1-D unless ``ndim`` says otherwise; None: any)."""
+    a = array(a, name)
+    if ndim is not None and a.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-D, got shape {a.shape}")
+    if a.size == 0:
+        raise ValueError(f"{name} must not be empty")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} contains NaN or inf")
+    return a
 
 
 def unit_interval(x, name: str = "beta") -> float:

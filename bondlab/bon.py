@@ -202,10 +202,13 @@ def bon_terms(ref_probs, rewards, n):
 def sample_ref(ref_probs, size, rng: np.random.Generator) -> np.ndarray:
     """Draw outcome indices from pi_ref by inverse CDF; ``size`` may be an int or a shape."""
     ref_probs = V.probs(ref_probs)
+    shape = tuple(V.positive_int(s, "size") for s in size) if isinstance(size, (list, tuple)) else (V.positive_int(size, "size"),)
+    if len(shape) == 0 or math.prod(shape) > V.MAX_ITEMS:
+        raise ValueError(f"size must be a positive int or shape of at most {V.MAX_ITEMS:,} draws, got {size!r}")
     rng = V.rng(rng)
     cdf = np.cumsum(ref_probs)
     cdf /= cdf[-1]
-    idx = np.searchsorted(cdf, rng.random(size), side="right")
+    idx = np.searchsorted(cdf, rng.random(shape), side="right")
     return np.minimum(idx, ref_probs.size - 1)
 
 
@@ -217,7 +220,9 @@ def sample_bon(ref_probs, rewards, n, size, rng: np.random.Generator, *, chunk: 
     ref_probs = V.probs(ref_probs)
     rewards = V.rewards(rewards, ref_probs.size)
     n = V.n_int(n)
-    size = V.positive_int(size, "size")
+    if n > V.MAX_ITEMS:
+        raise ValueError(f"n must be at most {V.MAX_ITEMS:,} for sampling (each pick draws n outcomes), got {n!r}")
+    size = V.positive_int(size, "size", most=V.MAX_ITEMS)
     rng = V.rng(rng)
     out = np.empty(size, dtype=np.int64)
     rows = max(1, chunk // n)

@@ -107,11 +107,17 @@ def _gao_args(d, alpha, beta):
 def gao_bon(d, alpha, beta):
     """Gao, Schulman & Hilton 2022 (arXiv 2210.10760): gold reward of BoN, R(d) = d (alpha - beta d), d = sqrt(KL)."""
     d, alpha, beta = _gao_args(d, alpha, beta)
-    return d * (alpha - beta * d)
+    return _finite(d * (alpha - beta * d))
+
+
+def _finite(out):
+    if not np.isfinite(out).all():
+        raise ValueError("d, alpha or beta too large: the gold reward overflows float64")
+    return out
 
 
 def gao_rl(d, alpha, beta):
     """Gao et al. 2022: gold reward under RL, R(d) = d (alpha - beta log d), with R(0) = 0."""
     d, alpha, beta = _gao_args(d, alpha, beta)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(d > 0, d * (alpha - beta * np.log(np.where(d > 0, d, 1.0))), 0.0)
+        return _finite(np.where(d > 0, d * (alpha - beta * np.log(np.where(d > 0, d, 1.0))), 0.0))
