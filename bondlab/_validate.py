@@ -1,7 +1,7 @@
 """Input checks shared by every room. Each failure is a ``ValueError`` that names the argument.
 
-Numbers: a bool is not a number here (``n=True`` would be Best-of-1), nor is a string ("3"), an array
-where a scalar is meant, or None. Arrays: bool or non-numeric entries are refused, and so is a torch
+Numbers: a bool is not a number here (``n=True`` would be Best-of-1), nor is an array where a scalar
+is meant, or None; the text of a number ("3", from a command line) is read as that number. Arrays: bool or non-numeric entries are refused, and so is a torch
 tensor that requires grad where numpy is computed (the graph would be cut without a word).
 """
 from __future__ import annotations
@@ -16,7 +16,13 @@ MAX_ITEMS = 10**8  # largest count of items one call may allocate (8 bytes each:
 
 
 def scalar(x, name: str, what: str = "a number") -> float:
-    """A real Python/numpy/0-d-tensor scalar as float (NaN and inf pass; callers bound it)."""
+    """A real Python/numpy/0-d-tensor scalar, or the text of one (a command-line value), as float
+    (NaN and inf pass; callers bound them)."""
+    if isinstance(x, str):
+        try:
+            return float(x)
+        except ValueError:
+            raise ValueError(f"{name} must be {what}, got {x!r}"[:200]) from None
     if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Real) and not _is_0d(x):
         raise ValueError(f"{name} must be {what}, got {type(x).__name__} {x!r}"[:200])
     return float(x)

@@ -37,6 +37,11 @@ def reward_shape(x, kind: str = "linear") -> np.ndarray:
         raise ValueError(f"kind must be one of {REWARD_SHAPES}, got {type(kind).__name__}")
     if kind == "linear":
         return x.copy()
+    with np.errstate(over="ignore"):   # far from the peaks (x - c)^2 may overflow: exp(-inf) = 0 is exact
+        return _shape(x, kind)
+
+
+def _shape(x: np.ndarray, kind: str) -> np.ndarray:
     if kind == "bump":
         return np.exp(-((x - 0.5) ** 2) / 0.08)
     if kind == "steps":
