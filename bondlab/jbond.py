@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from . import _validate as V
 from . import objectives as O
-from .bon import bon_probs, quantiles
+from .bon import bon_log_probs_torch, quantiles
 from .policies import Policy
 from .spaces import Space
 from .train import BondStep, _check_common, _init, metrics, new_history, objective_beta, record
@@ -59,7 +59,7 @@ def train_iterative(space: Space, cfg: IterativeConfig | None = None, *, policy:
     policy, rng, gen = _init(space, cfg.family, policy, cfg.seed)
     anchor = policy.anchor_copy()
     step = BondStep(space, cfg, cfg.objective, cfg.beta, n, rng, gen)
-    step.set_anchor(anchor.probs_np())
+    step.set_anchor(anchor.probs_np(), anchor.log_probs())
     opt = torch.optim.Adam(policy.parameters(), lr=cfg.lr)
     hist = new_history()
     _, p_le = quantiles(space.ref_probs, space.rewards)
@@ -69,7 +69,8 @@ def train_iterative(space: Space, cfg: IterativeConfig | None = None, *, policy:
         opt.zero_grad()
         loss.backward()
         opt.step()
-        record(hist, metrics(policy.probs_np(), step.target, space, step.anchor_probs, cfg.beta, p_le=p_le))
+        record(hist, metrics(policy.probs_np(), step.target, space, step.anchor_probs, cfg.beta, p_le=p_le,
+                             log_policy=policy.log_probs(), log_target=step.log_target, log_anchor=step.log_anchor))
         if eta > 0:
             anchor.ema_update_(policy, eta)
         elif (t + 1) % cfg.period == 0:
@@ -79,7 +80,7 @@ def train_iterative(space: Space, cfg: IterativeConfig | None = None, *, policy:
             hist["round_end"].append(t)
         else:
             continue
-        step.set_anchor(anchor.probs_np())
+        step.set_anchor(anchor.probs_np(), anchor.log_probs())
     return policy, hist
 
 
@@ -133,6 +134,8 @@ def train_jbond(space: Space, cfg: JBondConfig | None = None, *, policy: Policy 
         opt.zero_grad()
         loss.backward()
         opt.step()
-        record(hist, metrics(policy.probs_np(), bon_probs(anchor_probs, space.rewards, 2), space, anchor_probs, cfg.beta, p_le=p_le))
+        log_target = bon_log_probs_torch(log_anchor.double(), r, 2)                     # (K,) BoN_2(anchor), log space
+        record(hist, metrics(policy.probs_np(), torch.exp(log_target).numpy(), space, anchor_probs, cfg.beta, p_le=p_le,
+                             log_policy=policy.log_probs(), log_target=log_target, log_anchor=log_anchor))
         anchor.ema_update_(policy, eta)
     return policy, hist

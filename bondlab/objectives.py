@@ -41,14 +41,33 @@ __all__ = [
 LOG16 = math.log(16.0)  # J-BOND's penalty: E[r_J] = -log16 (1 - p_le)^2 equals log p_le at the median p_le = 1/2
 
 
-def _t(x, name: str) -> torch.Tensor:
+def _t(x, name: str, *, log: bool = False) -> torch.Tensor:
+    """A non-empty floating tensor with a batch dimension; finite, or (``log``) a log-law: -inf allowed."""
     if not isinstance(x, torch.Tensor):
         raise ValueError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise ValueError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
     if x.ndim == 0:
         raise ValueError(f"{name} must have a batch dimension, got a scalar")
-    if not torch.isfinite(x).all():
+    if x.numel() == 0:
+        raise ValueError(f"{name} must not be empty, got shape {tuple(x.shape)}")
+    if log:
+        if torch.isnan(x).any() or (x == float("inf")).any():
+            raise ValueError(f"{name} contains NaN or +inf")
+        total = torch.logsumexp(x.detach().double(), -1)
+        if not (total.abs() <= 1e-3).all():   # loose: float32 log-probs of 10^4 outcomes miss 0 by ~1e-5
+            raise ValueError(f"{name} must be normalised log-probabilities (logsumexp 0 within 1e-3)")
+    elif not torch.isfinite(x).all():
         raise ValueError(f"{name} contains NaN or inf (clamp p_hat_le = 0 to 1/(2k) before taking its log)")
     return x
+
+
+def _weight(x, name: str, *, positive: bool = False) -> float:
+    """A finite number >= 0 (> 0 with ``positive``): gamma, beta_RL."""
+    v = V.scalar(x, name)
+    if not math.isfinite(v) or v < 0 or (positive and v == 0):
+        raise ValueError(f"{name} must be a finite number {'>' if positive else '>='} 0, got {x!r}")
+    return v
 
 
 def _same(name_a, a, name_b, b):
@@ -61,7 +80,7 @@ def loo_baseline(values: torch.Tensor) -> torch.Tensor:
     values = _t(values, "values").detach()
     b = values.shape[-1]
     if b < 2:
-        raise ValueError(f"the leave-one-out baseline needs at least 2 samples in the last dimension, got {b}")
+        raise ValueError(f"values: the leave-one-out baseline needs at least 2 samples in the last dimension, got {b}")
     return (values.sum(-1, keepdim=True) - values) / (b - 1)
 
 
@@ -110,8 +129,13 @@ def backward_bond_loss(logp: torch.Tensor, logp_anchor: torch.Tensor, log_p_le_h
     if beta_bond is None:
         reward = (n - 1) * log_p_le_hat - log_ratio                           # (..., B)
     else:
-        reward = (n - 1) * (log_p_le_hat - float(beta_bond) * log_ratio)
-    return _pg(logp, reward, baseline)
+        reward = (n - 1) * (log_p_le_hat - _weight(beta_bond, "beta_bond") * log_ratio)
+    if not torch.isfinite(reward).all():
+        raise ValueError(f"n = {n:g} is too large: the reward (n - 1) log p_hat_le overflows")
+    out = _pg(logp, reward, baseline)
+    if not torch.isfinite(out):
+        raise ValueError(f"n = {n:g} is too large: the loss overflows")
+    return out
 
 
 def jeffreys_bond_loss(logp_best, logp, logp_anchor, log_p_le_hat, n: float, beta: float, **kw) -> torch.Tensor:
@@ -151,9 +175,7 @@ def jbond_loss(logp, logp_anchor, r, r_anchor_1, r_anchor_2, logp_best_anchor, b
     The expected gradient (anchor held fixed) is the exact gradient of :func:`jbond_objective_exact`.
     """
     beta = V.unit_interval(beta, "beta")
-    gamma = float(gamma)
-    if not math.isfinite(gamma) or gamma < 0:
-        raise ValueError(f"gamma must be a finite number >= 0, got {gamma!r}")
+    gamma = _weight(gamma, "gamma")
     logp, logp_anchor, best = _t(logp, "logp"), _t(logp_anchor, "logp_anchor"), _t(logp_best_anchor, "logp_best_anchor")
     _same("logp", logp, "logp_anchor", logp_anchor)
     _same("logp", logp, "logp_best_anchor", best)
@@ -188,10 +210,11 @@ def reinforce_loss(logp: torch.Tensor, logp_ref: torch.Tensor, r: torch.Tensor, 
     logp, logp_ref, r = _t(logp, "logp"), _t(logp_ref, "logp_ref"), _t(r, "r")
     _same("logp", logp, "logp_ref", logp_ref)
     _same("logp", logp, "r", r)
-    beta_rl = float(beta_rl)
-    if not math.isfinite(beta_rl) or beta_rl < 0:
-        raise ValueError(f"beta_rl must be a finite number >= 0, got {beta_rl!r}")
-    return _pg(logp, r - beta_rl * (logp - logp_ref).detach(), baseline=True)
+    beta_rl = _weight(beta_rl, "beta_rl")
+    out = _pg(logp, r - beta_rl * (logp - logp_ref).detach(), baseline=True)
+    if not torch.isfinite(out):
+        raise ValueError(f"beta_rl = {beta_rl:g} is too large: the loss overflows")
+    return out
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -205,20 +228,33 @@ def _kl_t(log_p: torch.Tensor, log_q: torch.Tensor) -> torch.Tensor:
     return terms.sum(-1)
 
 
+def _laws(*named) -> list:
+    """Check (name, tensor) pairs of log-laws: floating, non-empty, no NaN / +inf, normalised, one shape."""
+    out = [_t(x, name, log=True) for name, x in named]
+    for (name, x) in named[1:]:
+        _same(named[0][0], out[0], name, x)
+    return out
+
+
 def forward_kl_exact(logp_all: torch.Tensor, log_target: torch.Tensor) -> torch.Tensor:
-    """KL(target || pi); logp_all, log_target: (K,) normalised log-probs. Gradient = exact forward gradient."""
+    """KL(target || pi); logp_all, log_target: (K,) normalised log-probs. Gradient = exact forward gradient.
+    +inf where the target has mass and pi has none."""
+    logp_all, log_target = _laws(("logp_all", logp_all), ("log_target", log_target))
     return _kl_t(log_target.detach(), logp_all)
 
 
 def backward_kl_exact(logp_all: torch.Tensor, log_target: torch.Tensor) -> torch.Tensor:
-    """KL(pi || target); (K,) each."""
+    """KL(pi || target); (K,) each. +inf where pi has mass and the target has none."""
+    logp_all, log_target = _laws(("logp_all", logp_all), ("log_target", log_target))
     return _kl_t(logp_all, log_target.detach())
 
 
 def jeffreys_exact(logp_all: torch.Tensor, log_target: torch.Tensor, beta: float) -> torch.Tensor:
     """J_beta(pi || target) = (1 - beta) KL(target || pi) + beta KL(pi || target) (Sessa et al. 2024, eq. 9)."""
     beta = V.unit_interval(beta, "beta")
-    return (1 - beta) * forward_kl_exact(logp_all, log_target) + beta * backward_kl_exact(logp_all, log_target)
+    fwd = forward_kl_exact(logp_all, log_target) if beta < 1 else 0.0      # a weight 0 must not meet an inf
+    bwd = backward_kl_exact(logp_all, log_target) if beta > 0 else 0.0
+    return (1 - beta) * fwd + beta * bwd
 
 
 def jbond_objective_exact(logp_all: torch.Tensor, logp_anchor_all: torch.Tensor, rewards: torch.Tensor,
@@ -231,31 +267,45 @@ def jbond_objective_exact(logp_all: torch.Tensor, logp_anchor_all: torch.Tensor,
     with rbar_J(y) = -log16 (P_{y'~pi_anchor}[r(y') > r(y)])^2, the mean J-BOND reward. (K,) tensors in.
     """
     beta = V.unit_interval(beta, "beta")
-    la = logp_anchor_all.detach()
+    gamma = _weight(gamma, "gamma")
+    logp_all, la = _laws(("logp_all", logp_all), ("logp_anchor_all", logp_anchor_all))
+    rewards = _t(rewards, "rewards")
+    _same("logp_all", logp_all, "rewards", rewards)
+    if logp_all.ndim != 1:
+        raise ValueError(f"logp_all must be 1-D (K,), got shape {tuple(logp_all.shape)}")
+    la = la.detach()
     target = bon_log_probs_torch(la, rewards, 2)                              # (K,) BoN_2 of the anchor
     gt = (rewards[None, :] > rewards[:, None]).to(la.dtype)                  # (K, K) [y, y']: r(y') > r(y)
     p_gt = gt @ torch.exp(la)                                                 # (K,)
     rbar = -LOG16 * p_gt ** 2                                                 # (K,)
     kl_a = _kl_t(logp_all, la)
     e_r = (torch.exp(logp_all) * rbar).sum()
-    return (1 - beta) * forward_kl_exact(logp_all, target) + beta * (kl_a - e_r) + float(gamma) * kl_a
+    return (1 - beta) * forward_kl_exact(logp_all, target) + beta * (kl_a - e_r) + gamma * kl_a
 
 
 def reinforce_objective_exact(logp_all: torch.Tensor, logp_ref_all: torch.Tensor, rewards: torch.Tensor,
                               beta_rl: float) -> torch.Tensor:
     """-(E_pi[r] - beta_RL KL(pi || pi_ref)), the loss whose gradient REINFORCE estimates. (K,) tensors in."""
-    return -(torch.exp(logp_all) * rewards).sum() + float(beta_rl) * _kl_t(logp_all, logp_ref_all.detach())
+    beta_rl = _weight(beta_rl, "beta_rl")
+    logp_all, logp_ref_all = _laws(("logp_all", logp_all), ("logp_ref_all", logp_ref_all))
+    rewards = _t(rewards, "rewards")
+    _same("logp_all", logp_all, "rewards", rewards)
+    out = -(torch.exp(logp_all) * rewards).sum() + beta_rl * _kl_t(logp_all, logp_ref_all.detach())
+    if torch.isnan(out):   # pi > 0 where pi_ref = 0 with beta_rl = 0: 0 * inf
+        raise ValueError("logp_ref_all is -inf where logp_all has mass: KL(pi || pi_ref) is infinite")
+    return out
 
 
 def rlhf_optimal_probs(ref_probs, rewards, beta_rl) -> np.ndarray:
     """pi_ref exp(r / beta_RL) / Z, the maximiser of E_pi[r] - beta_RL KL(pi || pi_ref) (Sessa et al. 2024, Sec. 3.3)."""
     ref_probs = V.probs(ref_probs)
     rewards = V.rewards(rewards, ref_probs.size)
-    beta_rl = float(beta_rl)
-    if not math.isfinite(beta_rl) or beta_rl <= 0:
-        raise ValueError(f"beta_rl must be a finite number > 0, got {beta_rl!r}")
-    with np.errstate(divide="ignore"):
-        logw = np.log(ref_probs) + rewards / beta_rl
+    beta_rl = _weight(beta_rl, "beta_rl", positive=True)
+    with np.errstate(divide="ignore", over="ignore"):
+        tilt = rewards / beta_rl
+        if not np.isfinite(tilt).all():
+            raise ValueError(f"beta_rl = {beta_rl!r} is too small: r / beta_rl overflows")
+        logw = np.log(ref_probs) + tilt
     logw -= logw[np.isfinite(logw)].max()
     w = np.exp(logw)
     return w / w.sum()

@@ -12,6 +12,8 @@ to ``clamp`` (default 1/(2k)), the usual continuity correction, so that log p_ha
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy import stats
 
@@ -25,10 +27,10 @@ def mc_p_le(ref_probs, rewards, k, rng: np.random.Generator, *, clamp: float | N
     """p_hat_le(y) for every outcome y from one shared set of k samples of pi_ref; zeros clamped to 1/(2k)."""
     ref_probs = V.probs(ref_probs)
     rewards = V.rewards(rewards, ref_probs.size)
-    k = V.positive_int(k, "k")
+    k = V.positive_int(k, "k", most=V.MAX_ITEMS)
     draws = np.sort(rewards[sample_ref(ref_probs, k, V.rng(rng))])       # (k,) sampled rewards, sorted
     p_hat = np.searchsorted(draws, rewards, side="right") / k             # (K,) fraction <= r(y)
-    c = 1.0 / (2 * k) if clamp is None else float(clamp)
+    c = 1.0 / (2 * k) if clamp is None else V.scalar(clamp, "clamp")
     if not (0 < c <= 1):
         raise ValueError(f"clamp must lie in (0, 1], got {clamp!r}")
     return np.maximum(p_hat, c)
@@ -36,13 +38,13 @@ def mc_p_le(ref_probs, rewards, k, rng: np.random.Generator, *, clamp: float | N
 
 def expected_power(p, k, m) -> np.ndarray:
     """E[(X/k)^m] for X ~ Binomial(k, p), exactly: the mean of the plug-in Best-of-N factor p_hat^m."""
-    p = np.atleast_1d(np.asarray(p, dtype=np.float64))
-    if np.any((p < 0) | (p > 1)) or np.isnan(p).any():
-        raise ValueError("p must lie in [0, 1]")
-    k = V.positive_int(k, "k")
-    m = float(m)
-    if not m >= 0:
-        raise ValueError(f"m must be >= 0, got {m!r}")
+    p = np.atleast_1d(V.array(p, "p"))
+    if np.any((p < 0) | (p > 1)) or np.isnan(p).any() or p.size == 0:
+        raise ValueError("p must be non-empty and lie in [0, 1]")
+    k = V.positive_int(k, "k", most=10**6)
+    m = V.scalar(m, "m")
+    if not (0 <= m < math.inf):
+        raise ValueError(f"m must be a finite number >= 0, got {m!r}")
     x = np.arange(k + 1)                                                   # (k+1,)
     pmf = stats.binom.pmf(x[None, :], k, p[:, None])                       # (P, k+1)
     return pmf @ ((x / k) ** m)
@@ -51,7 +53,7 @@ def expected_power(p, k, m) -> np.ndarray:
 def plug_in_bon_probs(ref_probs, p_le_hat, n) -> np.ndarray:
     """pi_ref * p_hat_le^(n-1), normalised: the Best-of-n target with estimated quantiles, term (B) dropped."""
     ref_probs = V.probs(ref_probs)
-    p_le_hat = np.asarray(p_le_hat, dtype=np.float64)
+    p_le_hat = V.array(p_le_hat, "p_le_hat")
     if p_le_hat.shape != ref_probs.shape:
         raise ValueError(f"p_le_hat has shape {p_le_hat.shape} but ref_probs has {ref_probs.shape}")
     if np.any((p_le_hat <= 0) | (p_le_hat > 1)) or np.isnan(p_le_hat).any():
@@ -72,7 +74,8 @@ def plug_in_error(ref_probs, rewards, n, k, rng: np.random.Generator, reps: int 
     """
     ref_probs = V.probs(ref_probs)
     rewards = V.rewards(rewards, ref_probs.size)
-    reps = V.positive_int(reps, "reps")
+    reps = V.positive_int(reps, "reps", most=10**6)
+    V.positive_int(k, "k", most=V.MAX_ITEMS)
     _, p_le = quantiles(ref_probs, rewards)
     exact = plug_in_bon_probs(ref_probs, np.maximum(p_le, 1e-300), n)
     tvs = np.array([0.5 * np.abs(plug_in_bon_probs(ref_probs, mc_p_le(ref_probs, rewards, k, rng), n) - exact).sum()

@@ -24,7 +24,7 @@ class Space:
     def __post_init__(self):
         self.ref_probs = V.probs(self.ref_probs)
         self.rewards = V.rewards(self.rewards, self.ref_probs.size)
-        self.x = np.asarray(self.x, dtype=np.float64)
+        self.x = V.finite_array(self.x, "x", ndim=None)
         if self.x.shape != self.ref_probs.shape:
             raise ValueError(f"x has shape {self.x.shape} but ref_probs has {self.ref_probs.shape}")
 
@@ -32,9 +32,16 @@ class Space:
 def reward_shape(x, kind: str = "linear") -> np.ndarray:
     """Reward over grid positions x in [-1, 1]: 'linear', 'bump' (peak at 0.5), 'steps' (5 tied levels),
     'two_peaks' (a tall peak at 0.6 and a lower one at -0.6)."""
-    x = np.asarray(x, dtype=np.float64)
+    x = V.finite_array(x, "x", ndim=None)
+    if not isinstance(kind, str):
+        raise ValueError(f"kind must be one of {REWARD_SHAPES}, got {type(kind).__name__}")
     if kind == "linear":
         return x.copy()
+    with np.errstate(over="ignore"):   # far from the peaks (x - c)^2 may overflow: exp(-inf) = 0 is exact
+        return _shape(x, kind)
+
+
+def _shape(x: np.ndarray, kind: str) -> np.ndarray:
     if kind == "bump":
         return np.exp(-((x - 0.5) ** 2) / 0.08)
     if kind == "steps":
@@ -47,16 +54,16 @@ def reward_shape(x, kind: str = "linear") -> np.ndarray:
 def grid_mixture(k: int = 101, weights=(0.6, 0.4), means=(-0.4, 0.4), scales=(0.2, 0.15),
                  reward: str = "linear") -> Space:
     """pi_ref = a mixture of discretised Gaussians on k grid points in [-1, 1], with a reward shape."""
-    k = V.positive_int(k, "k")
-    w = np.asarray(weights, dtype=np.float64)
-    means = np.asarray(means, dtype=np.float64)
-    scales = np.asarray(scales, dtype=np.float64)
-    if not (w.shape == means.shape == scales.shape) or w.ndim != 1 or w.size == 0:
-        raise ValueError("weights, means and scales must be 1-D of one length")
-    if np.any(w < 0) or not np.isfinite(w).all() or w.sum() <= 0:
+    k = V.positive_int(k, "k", most=10**7)
+    w, means, scales = (V.finite_array(a, name) for a, name in ((weights, "weights"), (means, "means"), (scales, "scales")))
+    if not (w.shape == means.shape == scales.shape):
+        raise ValueError(f"weights, means and scales must be 1-D of one length, got {w.size}, {means.size}, {scales.size}")
+    if np.any(w < 0) or w.sum() <= 0:
         raise ValueError(f"weights must be non-negative with a positive sum, got {weights!r}")
     if np.any(scales <= 0):
         raise ValueError(f"scales must be positive, got {scales!r}")
+    if not isinstance(reward, str) or reward not in REWARD_SHAPES:
+        raise ValueError(f"reward must be one of {REWARD_SHAPES}, got {reward!r}")
     x = np.linspace(-1, 1, k)
     dens = np.exp(-0.5 * ((x[:, None] - means[None, :]) / scales[None, :]) ** 2) / scales[None, :]  # (k, M)
     comp = dens / dens.sum(axis=0, keepdims=True)

@@ -7,6 +7,8 @@ ties or heavy atoms the first is only an upper bound: the exact values here show
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import _validate as V
@@ -18,9 +20,11 @@ __all__ = ["bon_kl_bound", "bon_kl", "bon_win_rate", "bon_expected_quantile", "b
 
 
 def _as_n(n):
-    arr = np.asarray(n, dtype=np.float64)
-    if arr.ndim == 0:
-        return V.n_real(float(arr))
+    if np.ndim(n) == 0 and not hasattr(n, "requires_grad"):
+        return V.n_real(n)
+    arr = V.array(n, "n")
+    if arr.size == 0:
+        raise ValueError("n must not be empty")
     for v in arr.ravel():
         V.n_real(v)
     return arr
@@ -82,21 +86,38 @@ def continuous_expected_log_quantile(n):
 
 def continuous_quantile_pdf(u, n):
     """Density N u^(N-1) of the Best-of-N reference quantile, Beta(N, 1)."""
-    u = np.asarray(u, dtype=np.float64)
+    u = V.array(u, "u")
     if np.any((u < 0) | (u > 1)) or np.isnan(u).any():
         raise ValueError("u must lie in [0, 1]")
     n = _as_n(n)
     return n * u ** (n - 1)
 
 
+def _gao_args(d, alpha, beta):
+    d = V.array(d, "d")
+    if np.any(d < 0) or not np.isfinite(d).all():
+        raise ValueError("d must be finite and >= 0 (d = sqrt(KL))")
+    alpha, beta = V.scalar(alpha, "alpha"), V.scalar(beta, "beta")
+    for name, v in (("alpha", alpha), ("beta", beta)):
+        if not math.isfinite(v):
+            raise ValueError(f"{name} must be finite, got {v!r}")
+    return d, alpha, beta
+
+
 def gao_bon(d, alpha, beta):
     """Gao, Schulman & Hilton 2022 (arXiv 2210.10760): gold reward of BoN, R(d) = d (alpha - beta d), d = sqrt(KL)."""
-    d = np.asarray(d, dtype=np.float64)
-    return d * (alpha - beta * d)
+    d, alpha, beta = _gao_args(d, alpha, beta)
+    return _finite(d * (alpha - beta * d))
+
+
+def _finite(out):
+    if not np.isfinite(out).all():
+        raise ValueError("d, alpha or beta too large: the gold reward overflows float64")
+    return out
 
 
 def gao_rl(d, alpha, beta):
     """Gao et al. 2022: gold reward under RL, R(d) = d (alpha - beta log d), with R(0) = 0."""
-    d = np.asarray(d, dtype=np.float64)
+    d, alpha, beta = _gao_args(d, alpha, beta)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(d > 0, d * (alpha - beta * np.log(np.where(d > 0, d, 1.0))), 0.0)
+        return _finite(np.where(d > 0, d * (alpha - beta * np.log(np.where(d > 0, d, 1.0))), 0.0))

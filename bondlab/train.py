@@ -25,8 +25,8 @@ from tqdm.auto import tqdm
 
 from . import _validate as V
 from . import objectives as O
-from .bon import bon_log_probs, quantiles, sample_bon
-from .divergences import entropy, kl, kl_log
+from .bon import bon_log_probs, bon_log_probs_torch, quantiles, sample_bon
+from .divergences import entropy, kl_log
 from .policies import FAMILIES, Policy, make_policy
 from .quantile_model import QuantileConfig, fit_quantile_model
 from .quantile_estimates import mc_p_le
@@ -44,23 +44,36 @@ def _norm(p: np.ndarray) -> np.ndarray:
     return p / p.sum()
 
 
+def _log_norm(log_p) -> np.ndarray:
+    """A log-law as a float64 numpy vector normalised in log space (a tensor is detached)."""
+    lp = log_p.detach().double().cpu().numpy() if isinstance(log_p, torch.Tensor) else np.asarray(log_p, np.float64)
+    return lp - np.logaddexp.reduce(lp)
+
+
+def _log(p: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore"):
+        return np.log(p)
+
+
 def metrics(policy_probs, target_probs, space: Space, anchor_probs=None, beta: float = 0.5, *, p_le=None,
-            log_policy=None, log_target=None) -> dict:
+            log_policy=None, log_target=None, log_anchor=None) -> dict:
     """The exact metrics of :data:`METRICS` for one policy, as floats (``p_le`` under pi_ref may be passed in).
 
-    Pass ``log_policy`` / ``log_target`` (log-probabilities) where either law has entries below float64's
-    range: the two KLs are then taken in log space and stay finite.
+    Every KL is taken in log space (:func:`bondlab.divergences.kl_log`). Pass ``log_policy`` /
+    ``log_target`` / ``log_anchor`` (log-probabilities) wherever a law has entries below float64's range
+    (Best-of-n at large n): the KLs then stay finite and exact, where the probabilities would underflow to
+    0 and make them infinite. Without them the logs of the probabilities are used.
     """
     pi, tgt = _norm(policy_probs), _norm(target_probs)
     anchor = space.ref_probs if anchor_probs is None else _norm(anchor_probs)
     if p_le is None:
         _, p_le = quantiles(space.ref_probs, space.rewards)
-    if log_policy is not None and log_target is not None:
-        fwd, bwd = kl_log(log_target, log_policy), kl_log(log_policy, log_target)
-    else:
-        fwd, bwd = kl(tgt, pi), kl(pi, tgt)
-    return dict(fwd_kl=fwd, bwd_kl=bwd, jeffreys=(1 - beta) * fwd + beta * bwd, kl_ref=kl(pi, space.ref_probs),
-                kl_anchor=kl(pi, anchor), quantile=float(pi @ p_le), reward=float(pi @ space.rewards),
+    lpi = _log(pi) if log_policy is None else _log_norm(log_policy)
+    ltg = _log(tgt) if log_target is None else _log_norm(log_target)
+    lan = _log(anchor) if log_anchor is None else _log_norm(log_anchor)
+    fwd, bwd = kl_log(ltg, lpi), kl_log(lpi, ltg)
+    return dict(fwd_kl=fwd, bwd_kl=bwd, jeffreys=(1 - beta) * fwd + beta * bwd, kl_ref=kl_log(lpi, _log(space.ref_probs)),
+                kl_anchor=kl_log(lpi, lan), quantile=float(pi @ p_le), reward=float(pi @ space.rewards),
                 entropy=entropy(pi))
 
 
@@ -119,15 +132,20 @@ class BondStep:
         self.qmodel = None
         self.set_anchor(space.ref_probs)
 
-    def set_anchor(self, anchor_probs: np.ndarray) -> None:
+    def set_anchor(self, anchor_probs: np.ndarray, log_anchor: torch.Tensor | None = None) -> None:
+        """Best-of-n of this anchor becomes the target; pass the anchor's (K,) log-probs where it has entries
+        below float64's range (a trained anchor), so that the target is taken from them, not from 0s."""
         self.anchor_probs = _norm(anchor_probs)
         # log space: at large n, pi_BoN underflows to 0 far from the top, and log 0 would make KL(pi || target)
         # infinite for a policy whose support is everything (a Gaussian), hence NaN gradients
-        log_target = bon_log_probs(self.anchor_probs, self.space.rewards, self.n)       # (K,) log pi_BoN(anchor)
-        self.target = np.exp(log_target)
-        self.log_target = torch.tensor(log_target)
-        with np.errstate(divide="ignore"):
-            self.log_anchor = torch.tensor(np.log(self.anchor_probs))
+        if log_anchor is None:
+            self.log_anchor = torch.tensor(_log(self.anchor_probs))
+            log_target = torch.tensor(bon_log_probs(self.anchor_probs, self.space.rewards, self.n))
+        else:
+            self.log_anchor = torch.tensor(_log_norm(log_anchor))                          # (K,) float64
+            log_target = bon_log_probs_torch(self.log_anchor, self.r.to(torch.float64), self.n)
+        self.log_target = log_target                                                       # (K,) log pi_BoN(anchor)
+        self.target = np.exp(log_target.numpy())
         self.log_p_le = torch.tensor(np.log(quantiles(self.anchor_probs, self.space.rewards)[1]))
         if getattr(self.cfg, "quantile", "mc") == "learned" and self.cfg.gradient == "sampled" and self.beta > 0:
             qcfg = QuantileConfig(seed=int(self.rng.integers(2**31)))
@@ -188,7 +206,7 @@ def train_bond(space: Space, cfg: BondConfig | None = None, *, policy: Policy | 
         loss.backward()
         opt.step()
         record(hist, metrics(policy.probs_np(), step.target, space, space.ref_probs, cfg.beta, p_le=p_le,
-                             log_policy=policy.log_probs().detach().numpy(), log_target=step.log_target.numpy()))
+                             log_policy=policy.log_probs(), log_target=step.log_target))
     return policy, hist
 
 
@@ -210,7 +228,8 @@ def train_reinforce(space: Space, cfg: ReinforceConfig | None = None, *, policy:
     _check_common(cfg.family, cfg.gradient, cfg.steps, cfg.lr)
     policy, _, gen = _init(space, cfg.family, policy, cfg.seed)
     target = O.rlhf_optimal_probs(space.ref_probs, space.rewards, cfg.beta_rl)
-    log_ref, r = torch.tensor(np.log(space.ref_probs)), torch.tensor(space.rewards)
+    log_ref, r = torch.tensor(_log(space.ref_probs)), torch.tensor(space.rewards)
+    log_target = log_ref + r / cfg.beta_rl                                                # unnormalised: metrics normalises
     opt = torch.optim.Adam(policy.parameters(), lr=cfg.lr)
     hist = new_history()
     _, p_le = quantiles(space.ref_probs, space.rewards)
@@ -223,5 +242,6 @@ def train_reinforce(space: Space, cfg: ReinforceConfig | None = None, *, policy:
         opt.zero_grad()
         loss.backward()
         opt.step()
-        record(hist, metrics(policy.probs_np(), target, space, space.ref_probs, p_le=p_le))
+        record(hist, metrics(policy.probs_np(), target, space, space.ref_probs, p_le=p_le,
+                             log_policy=policy.log_probs(), log_target=log_target))
     return policy, hist

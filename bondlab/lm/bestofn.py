@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from .. import _validate as V
+from .metrics import score
 from .policy import LMPolicy
 
 __all__ = ["best_of_n", "bon_reward_curve"]
@@ -22,7 +23,7 @@ def best_of_n(policy: LMPolicy, prompts, n: int, reward, generator: torch.Genera
     rep = [p for p in prompts for _ in range(n)]                     # (B n) prompts, n copies in a row
     comp, _ = policy.sample(rep, generator)                          # (B n, T)
     texts = policy.texts(rep, comp)
-    r = np.asarray(reward(texts), dtype=np.float64).reshape(B, n)    # (B, n)
+    r = score(reward, texts).reshape(B, n)                           # (B, n) finite: NaN refused, naming reward
     best = np.argmax(r, axis=1)                                      # first argmax
     grid = [texts[i * n:(i + 1) * n] for i in range(B)]
     return {"texts": grid, "rewards": r, "best": best, "kept": [grid[i][best[i]] for i in range(B)],

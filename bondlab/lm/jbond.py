@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from .. import _validate as V
 from ..objectives import jbond_loss
-from .metrics import score, texts_of
+from .metrics import checked_rewards, score, texts_of
 from .model import GPT
 from .policy import LMPolicy
 
@@ -136,8 +136,8 @@ def jbond_batch(policy, anchor, prompt_texts, reward_fn, generator) -> JBondBatc
     B = len(prompt_texts)
     y, _ = policy.sample(prompt_texts, generator)                                    # (B, T)
     ya, _ = anchor.sample(prompt_texts * 2, generator)                               # (2B, Ta)
-    r = torch.as_tensor(reward_fn(prompt_texts, y))                                  # (B,)
-    ra = torch.as_tensor(reward_fn(prompt_texts * 2, ya))                            # (2B,)
+    r = torch.as_tensor(checked_rewards(reward_fn(prompt_texts, y), B))              # (B,) finite
+    ra = torch.as_tensor(checked_rewards(reward_fn(prompt_texts * 2, ya), 2 * B))    # (2B,) NaN would lose silently
     r1, r2 = ra[:B], ra[B:]
     y_best = torch.where((r1 >= r2)[:, None].to(ya.device), ya[:B], ya[B:])          # (B, Ta)
     logp_anchor = anchor.log_prob(prompt_texts, y)                                   # (B,)

@@ -64,13 +64,24 @@ def texts_of(tokenizer, prompt_texts, completions: torch.Tensor) -> list[str]:
     return [f"{p} {tokenizer.decode(c)}".strip() for p, c in zip(prompt_texts, completions)]
 
 
-def score(reward_fn, texts) -> np.ndarray:
+def score(reward_fn, texts, name: str = "reward") -> np.ndarray:
     """Call a reward (list of strings -> array) and check what comes back: (S,) finite float64."""
-    r = np.asarray(reward_fn(list(texts)), dtype=np.float64)
-    if r.shape != (len(texts),):
-        raise ValueError(f"reward returned shape {r.shape} for {len(texts)} texts")
+    return checked_rewards(reward_fn(list(texts)), len(texts), name)
+
+
+def checked_rewards(r, size: int, name: str = "reward_fn") -> np.ndarray:
+    """What a reward function returned, as (size,) finite float64; a NaN would win or lose a Best-of-N
+    comparison silently (NaN > x is False), so it is refused with the function's name."""
+    if isinstance(r, torch.Tensor):
+        r = r.detach().cpu()
+    try:
+        r = np.asarray(r, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must return numbers, got {type(r).__name__}") from None
+    if r.shape != (size,):
+        raise ValueError(f"{name} returned shape {r.shape} for {size} texts")
     if not np.all(np.isfinite(r)):
-        raise ValueError("reward returned NaN or inf")
+        raise ValueError(f"{name} returned NaN or inf for {int((~np.isfinite(r)).sum())} of {size} candidates")
     return r
 
 
