@@ -43,10 +43,10 @@ def sum_tol(n_terms, abs_sum, eps=EPS64):
 
 def gpt_chain(cfg) -> int:
     """K: the number of terms summed along the longest chain of reductions that makes one token log-prob of
-    a bondlab GPT: per block the qkv, attention (block_size keys), proj, MLP in and MLP out (4 n_embd)
+    a GPT (bondlab.lm.GPT, or a Hugging Face GPT-2): per block the qkv, attention (block_size keys), proj, MLP in and MLP out (4 n_embd)
     products and two LayerNorms (mean and variance), then ln_f, the tied head and the log-softmax."""
-    E = cfg.n_embd
-    return cfg.n_layer * (E + cfg.block_size + E + E + 4 * E + 2 * 2 * E) + 2 * E + E + cfg.vocab_size
+    E, T = cfg.n_embd, getattr(cfg, "block_size", None) or cfg.n_positions   # a bondlab GPTConfig or a GPT-2's
+    return cfg.n_layer * (E + T + E + E + 4 * E + 2 * 2 * E) + 2 * E + E + cfg.vocab_size
 
 
 def gpt_tol(cfg, n_tokens, logit_scale, eps=EPS64):
