@@ -12,13 +12,26 @@ matplotlib.use("Agg")
 # BONDLAB_TORCH_THREADS picks another count (`make test-threads2` runs the suite with 2): a float
 # comparison whose tolerance follows from the arithmetic passes whatever order the threads sum in.
 _threads = os.environ.get("BONDLAB_TORCH_THREADS", "1")
-if not _threads.isdigit() or int(_threads) < 1:
-    raise ValueError(f"BONDLAB_TORCH_THREADS must be a positive integer, got {_threads!r}")
-torch.set_num_threads(int(_threads))
+THREADS = int(_threads) if _threads.isdigit() and int(_threads) >= 1 else None
+
+
+def pytest_configure(config):
+    if THREADS is None:
+        raise pytest.UsageError(f"BONDLAB_TORCH_THREADS must be a positive integer, got {_threads!r}")
+    torch.set_num_threads(THREADS)
 
 
 def pytest_report_header(config):
     return f"bondlab: torch threads = {torch.get_num_threads()} (BONDLAB_TORCH_THREADS)"
+
+
+@pytest.fixture(autouse=True)
+def torch_threads():
+    """Every test starts with the chosen thread count: an in-process `bondlab demo` or `bondlab lm` sets its own
+    (--threads, default 1), which would otherwise hold for every test after it."""
+    torch.set_num_threads(THREADS)
+    yield
+    torch.set_num_threads(THREADS)
 
 
 @pytest.fixture
