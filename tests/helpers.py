@@ -4,6 +4,7 @@ import math
 import re
 
 import numpy as np
+import torch
 
 
 def enumerate_bon(p, r, n):
@@ -57,3 +58,11 @@ def gpt_tol(cfg, n_tokens, logit_scale, eps=EPS64):
     layer-normed activations are O(1)). In float64 this stays below 1e-9 for bondlab's models, far under any
     real defect (a wrong index or mask moves a log-prob by 1e-3 or more)."""
     return sum_tol(n_tokens * gpt_chain(cfg), logit_scale, eps)
+
+
+def logit_scale(model, *batches):
+    """1 + the largest finite |logit| a bondlab GPT gives on (B, T) token-id batches: what its rounding scales
+    with (``gpt_tol``); the -inf logits of tokens it never emits are left out."""
+    with torch.no_grad():
+        z = torch.cat([model(idx).flatten() for idx in batches])
+    return 1.0 + float(z[torch.isfinite(z)].abs().max())

@@ -11,7 +11,7 @@ from bondlab.bon import bon_log_probs
 from bondlab.lm import (GPT, exact_bon_log_probs, exact_kl, jeffreys_to_target, kl_to_target,
                         load_pretrained, micro_space, reward_law, sample_bon_indices)
 from bondlab.theory import bon_kl, bon_kl_bound
-from helpers import EPS64, gpt_tol, sum_tol  # tests/helpers.py
+from helpers import EPS64, gpt_tol, logit_scale, sum_tol  # tests/helpers.py
 
 
 @pytest.fixture(scope="module")
@@ -58,13 +58,6 @@ def test_full_space_size_and_uniqueness(micro):
     assert torch.equal(space.index_of(space.completions), torch.arange(19531))
 
 
-def logit_scale(model, space):
-    """1 + the largest finite |logit| over every prefix of the space: the magnitude the rounding scales with."""
-    with torch.no_grad():
-        z = model(space.prefixes)
-    return 1.0 + float(z[torch.isfinite(z)].abs().max())
-
-
 def mass_tol(space, eps=EPS64):
     """|sum_y pi(y) - 1| in float64: each node's log-softmax is normalised to within V eps, L levels deep;
     exp of a sum of L log-probs is off by L eps |log pi(y)| relatively (weighted by pi(y): L eps log S at
@@ -90,7 +83,7 @@ def test_mass_sums_to_one_and_matches_teacher_forcing(micro, which, method, dtyp
         lp = space.log_probs(model, method)
         bos = torch.full((space.num_sequences, 1), tok.bos_id)
         naive = model.sequence_log_probs(bos, space.completions).double()
-    tol = gpt_tol(model.cfg, space.length, logit_scale(model, space), eps)
+    tol = gpt_tol(model.cfg, space.length, logit_scale(model, space.prefixes), eps)
     assert abs(float(torch.exp(lp).sum()) - 1.0) <= mass_tol(space)     # log-softmax and sums in float64 always
     assert float((lp - naive).abs().max()) <= tol
     assert float((torch.exp(lp) - torch.exp(naive)).abs().max()) <= tol   # |d exp(a)| <= exp(a) |da|, pi <= 1
@@ -103,7 +96,7 @@ def test_shorter_spaces_sum_to_one_both_ways(L):
     with torch.no_grad():
         a, b = space.log_probs(model, "tree"), space.log_probs(model, "flat")
     assert abs(float(torch.exp(a).sum()) - 1.0) <= mass_tol(space)
-    assert float((a - b).abs().max()) <= gpt_tol(model.cfg, L, logit_scale(model, space))
+    assert float((a - b).abs().max()) <= gpt_tol(model.cfg, L, logit_scale(model, space.prefixes))
     with pytest.raises(ValueError, match="method"):
         space.log_probs(model, "leaves")
 

@@ -13,7 +13,7 @@ from bondlab.lm.jbond import (JBondConfig, jbond_batch, jbond_batch_loss, quanti
 from bondlab.lm.metrics import RefPool, quantile_against, sequence_kl
 from bondlab.lm.policy import LMPolicy
 from bondlab.objectives import LOG16, forward_bond_loss
-from helpers import gpt_chain, gpt_tol, sum_tol  # tests/helpers.py
+from helpers import gpt_chain, gpt_tol, logit_scale, sum_tol  # tests/helpers.py
 from micro_helpers import TOK, exact_log_probs, micro_gpt, reward_fn  # tests/micro_helpers.py
 
 def _snis_backward_objective(policy, batch, logp0, R0):
@@ -85,8 +85,7 @@ def test_forward_ablation_is_sft_on_the_better_anchor_sample():
         loss = jbond_batch_loss(LMPolicy(ref64, TOK, 6), batch64, beta=0.0, gamma=0.0)
         x = TOK.encode_prompts(batch.prompts)
         sft = forward_bond_loss(ref64.sequence_log_probs(x, batch.y_best))
-        z = torch.cat([ref64(torch.cat([x, y], 1)).flatten() for y in (batch.y, batch.y_best)])
-    scale = 1.0 + float(z[torch.isfinite(z)].abs().max())                       # 1 + max |logit| scored
+    scale = logit_scale(ref64, torch.cat([x, batch.y], 1), torch.cat([x, batch.y_best], 1))
     assert abs(float(loss) - float(sft)) <= gpt_tol(ref64.cfg, max(batch.y.shape[1], batch.y_best.shape[1]), scale)
     assert JBondConfig(objective="forward").effective_beta == 0.0
     assert JBondConfig(objective="backward").effective_beta == 1.0
