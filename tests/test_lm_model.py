@@ -10,7 +10,7 @@ from helpers import EPS64, gpt_tol, logit_scale, sum_tol  # tests/helpers.py
 def finite_gap(a, b):
     """max |a - b| over the finite entries; the -inf logits (tokens never emitted) must sit in the same places."""
     assert torch.equal(torch.isfinite(a), torch.isfinite(b)) and torch.equal(a[~torch.isfinite(a)], b[~torch.isfinite(b)])
-    return float((a - b)[torch.isfinite(a)].abs().max())
+    return float((a - b).detach()[torch.isfinite(a)].abs().max())
 
 
 def tiny(seed=0, **kw):
