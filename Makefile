@@ -8,7 +8,7 @@ BIN         := $(VENV)/bin
 STAMP       := $(VENV)/.bondlab-installed
 PYTEST_ARGS ?=
 
-.PHONY: install demo test lab bench clean docs docs-deps docs-execute student test-browser notebooks-tidy
+.PHONY: install demo test test-threads2 lab bench clean docs docs-deps docs-execute student test-browser notebooks-tidy
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,13 @@ install: $(STAMP)
 demo: install  # --force: a rerun replaces the figures of the last one (bondlab never clobbers without it)
 	$(BIN)/bondlab demo --force
 
+# BONDLAB_TORCH_THREADS (default 1, read by tests/conftest.py): torch's thread count for the whole suite.
 test: install
 	BONDLAB_SMOKE=1 MPLBACKEND=Agg $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The same suite with two torch threads: other summation orders, the same tolerances.
+test-threads2: install
+	BONDLAB_TORCH_THREADS=2 BONDLAB_SMOKE=1 MPLBACKEND=Agg $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lab: install
 	$(BIN)/jupyter lab bondlab/notebooks/

@@ -4,6 +4,7 @@ import math
 import re
 
 import numpy as np
+import torch
 
 
 def enumerate_bon(p, r, n):
@@ -51,3 +52,42 @@ def bon_mpmath(p, r, n, dps=60):
             tail = -mp.expm1(n * (mp.log(ratio) if ratio <= 0.5 else mp.log1p(-m / mp.exp(log_hi)))) if below > 0 else 1
             out.append(x / m * mp.exp(n * log_hi) * tail)
         return out
+
+
+# ---------------------------------------------------------------- float tolerances from the arithmetic
+EPS32 = float(np.finfo(np.float32).eps)     # 1.19e-7: spacing of float32 numbers at 1 (unit roundoff u = eps/2)
+EPS64 = float(np.finfo(np.float64).eps)     # 2.22e-16
+
+
+def sum_tol(n_terms, abs_sum, eps=EPS64):
+    """How far two floating sums of the same ``n_terms`` terms, taken in different orders (one thread or two,
+    one kernel or another), can lie apart: each is within (n - 1) u sum|x_i| of the exact sum (Higham,
+    Accuracy and Stability of Numerical Algorithms, 2002, eq. 4.4; u = eps / 2), so the two differ by at
+    most n * eps * sum|x_i|."""
+    return n_terms * eps * abs_sum
+
+
+def gpt_chain(cfg) -> int:
+    """K: the number of terms summed along the longest chain of reductions that makes one token log-prob of
+    a GPT (bondlab.lm.GPT, or a Hugging Face GPT-2): per block the qkv, attention (block_size keys), proj, MLP in and MLP out (4 n_embd)
+    products and two LayerNorms (mean and variance), then ln_f, the tied head and the log-softmax."""
+    E, T = cfg.n_embd, getattr(cfg, "block_size", None) or cfg.n_positions   # a bondlab GPTConfig or a GPT-2's
+    return cfg.n_layer * (E + T + E + E + 4 * E + 2 * 2 * E) + 2 * E + E + cfg.vocab_size
+
+
+def gpt_tol(cfg, n_tokens, logit_scale, eps=EPS64):
+    """First-order bound on how far two evaluations of a sum of ``n_tokens`` token log-probs of one GPT can
+    lie apart when the forward passes differ in shape or order (KV cache or tree walk against teacher
+    forcing, padded batch against one row, one thread against two): ``sum_tol`` with K = ``gpt_chain``
+    terms per token, each of magnitude up to ``logit_scale`` (the largest finite |logit| plus 1: the
+    layer-normed activations are O(1)). In float64 this stays below 1e-9 for bondlab's models, far under any
+    real defect (a wrong index or mask moves a log-prob by 1e-3 or more)."""
+    return sum_tol(n_tokens * gpt_chain(cfg), logit_scale, eps)
+
+
+def logit_scale(model, *batches):
+    """1 + the largest finite |logit| a bondlab GPT gives on (B, T) token-id batches: what its rounding scales
+    with (``gpt_tol``); the -inf logits of tokens it never emits are left out."""
+    with torch.no_grad():
+        z = torch.cat([model(idx).flatten() for idx in batches])
+    return 1.0 + float(z[torch.isfinite(z)].abs().max())

@@ -27,6 +27,7 @@ from bondlab.cli import main                                                # no
 from bondlab.hf import HFJBondConfig, HFPolicy, RewardModel, load_reward, load_state, text_reward, train_hf_jbond  # noqa: E402
 from bondlab.lm.corpus import PROMPT_OPENINGS, review_tokenizer             # noqa: E402
 from bondlab.lm.jbond import JBondConfig, train_jbond                       # noqa: E402
+from helpers import EPS32, gpt_tol, sum_tol                                 # noqa: E402  (tests/helpers.py)
 
 WORDS = review_tokenizer().words          # <pad>, <end>, <bos>, then the review words
 PROMPTS = ["the food was", "service", "", "the staff is really not"]
@@ -55,7 +56,10 @@ def model_dir(tmp_path_factory):
 
 
 def test_log_probs_equal_the_models_own_forward_on_each_unpadded_row():
-    model, tok = tiny_gpt2(1), tiny_tokenizer()
+    # The model in float64, so the padded batch and the lone row differ only by rounding that gpt_tol bounds
+    # (tests/helpers.py); the adapter takes its log-softmax in float32 (logits.float()): per token a
+    # log-sum-exp of V terms and a difference, then a sum of T terms (sum_tol, float32 eps).
+    model, tok = tiny_gpt2(1).double(), tiny_tokenizer()
     pol = HFPolicy(model, tok, max_new_tokens=10)
     comp, mask = pol.sample(PROMPTS, torch.Generator().manual_seed(0))
     comp[0, 2] = pol.eos_id                    # one row ends early: what follows must not count
@@ -65,9 +69,12 @@ def test_log_probs_equal_the_models_own_forward_on_each_unpadded_row():
         ids = [2] + tok(p)["input_ids"]
         y = comp[i][m[i]].tolist()
         with torch.no_grad():
-            lp = torch.log_softmax(model(torch.tensor([ids + y])).logits[0].double(), -1)   # (L, V)
+            logits = model(torch.tensor([ids + y])).logits[0]
+        lp = torch.log_softmax(logits, -1)                                                  # (L, V)
         want = sum(float(lp[len(ids) - 1 + t, tok_id]) for t, tok_id in enumerate(y))
-        assert float(pol.log_prob(PROMPTS, comp)[i].detach()) == pytest.approx(want, abs=2e-5)
+        V, scale = logits.shape[-1], 1.0 + float(logits.abs().max())
+        tol = gpt_tol(model.config, len(y), scale) + sum_tol(len(y) * (V + 2), scale, EPS32) + sum_tol(len(y), abs(want), EPS32)
+        assert abs(float(pol.log_prob(PROMPTS, comp)[i].detach()) - want) <= tol
         assert torch.all(logp[i][~m[i]] == 0)
     # differentiable: a gradient reaches every parameter
     pol.log_prob(PROMPTS, comp).sum().backward()
@@ -112,10 +119,12 @@ def test_texts_anchor_and_ema():
     anchor = pol.anchor()
     assert all(not p.requires_grad for p in anchor.parameters()) and not anchor.model.training
     src = HFPolicy(tiny_gpt2(5), tok)
-    want = [(1 - 0.3) * pa.double() + 0.3 * ps.double() for pa, ps in zip(anchor.parameters(), src.parameters())]
+    pairs = [(pa.double(), ps.double()) for pa, ps in zip(anchor.parameters(), src.parameters())]
     anchor.ema_update(src, 0.3)
-    for got, w in zip(anchor.parameters(), want):
-        torch.testing.assert_close(got.double(), w, rtol=0, atol=1e-6)
+    for got, (a, b) in zip(anchor.parameters(), pairs):
+        # float32 EMA against the float64 formula: eta and 1 - eta, two products, a sum and the result each
+        # round once in float32, within 3 eps32 (|a| + |b|) of the exact value
+        assert torch.all((got.double() - (0.7 * a + 0.3 * b)).abs() <= 3 * EPS32 * (a.abs() + b.abs()))
     assert all(torch.equal(p, q) for p, q in zip(model.parameters(), tiny_gpt2(4).parameters()))  # policy untouched
     with pytest.raises(ValueError, match="eta"):
         anchor.ema_update(src, 1.5)
@@ -145,7 +154,8 @@ def test_reward_model_scores_equal_its_forward_on_each_text(tmp_path):
             with torch.no_grad():
                 lg = clf(torch.tensor([ids])).logits[0].double()
             want = lg[0] if n_labels == 1 else lg[1] - lg[0]      # two labels: the log-odds of POSITIVE
-            assert g == pytest.approx(float(want), abs=1e-5)
+            # float32, batched with padding against alone: gpt_tol per logit, two logits for the log-odds
+            assert abs(g - float(want)) <= 2 * gpt_tol(clf.config, 1, 1.0 + float(lg.abs().max()), EPS32)
     with pytest.raises(ValueError, match="label"):
         RewardModel(d, label="NEUTRAL")
     with pytest.raises(ValueError, match="folder"):
