@@ -1,0 +1,152 @@
+"""Headless update time of every notebook panel, per control: median and worst over a few slider steps.
+
+An update is what one slider step costs the kernel: the callback (set ``control.value``) plus the frame the
+browser is sent (ipympl: an Agg draw and the PNG diff; the old panels: the PNG inside the callback). With
+``--baseline REV`` the same steps run on the bondlab package of git revision REV in a subprocess of the same
+run, and the table gives the ratio old / new (the machine's load is shared by both).
+
+    .venv/bin/python benchmarks/bench_widgets.py [--quick] [--baseline HEAD~3] [--json out.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def fake_lm_data():
+    """The shape of ``run_demo(...).data`` that notebook 06's panel reads (numbers of a small run)."""
+    from bondlab.theory import bon_kl_bound
+    methods = {"ref": {"reward": 0.1, "kl": 0.0}}
+    for n, r in ((2, 0.3), (4, 0.5), (8, 0.7), (16, 0.8), (32, 0.85), (64, 0.9)):
+        methods[f"bon_{n}"] = {"reward": r, "kl": float(bon_kl_bound(n))}
+    methods["jbond"] = {"reward": 0.72, "kl": 1.9}
+    history = {"jbond": {"kl": [0.0, 0.5, 1.0, 1.5, 1.9], "reward": [0.1, 0.3, 0.5, 0.65, 0.72]},
+               "reinforce_0.1": {"kl": [0.0, 0.4, 0.8], "reward": [0.1, 0.4, 0.6]}}
+    return {"methods": methods, "history": history}
+
+
+def panels():
+    """(notebook, factory) for each panel, at the sizes the notebooks use in full mode."""
+    from bondlab.widgets.bon import bon_panel
+    from bondlab.widgets.distill import distill_panel
+    from bondlab.widgets.iterative import iterative_panel
+    from bondlab.widgets.lm import jbond_panel
+    from bondlab.widgets.overopt import overopt_panel
+    from bondlab.widgets.quantiles import quantile_panel
+    return [("01", lambda: bon_panel(n=8, weight=0.6, reward="linear")),
+            ("02", lambda: quantile_panel(k=16, n=16)),
+            ("03", lambda: distill_panel(steps=200)),
+            ("04", lambda: overopt_panel(m=100, noise=0.1, capacity=2, weight=0.6)),
+            ("05", lambda: iterative_panel(period=100, jbond_steps=200)),
+            ("06", lambda: jbond_panel(fake_lm_data()))]
+
+
+def steps_of(control, count: int):
+    """``count`` values one slider step apart, walking up from the current value (down at the top)."""
+    if hasattr(control, "options"):   # dropdown / toggle buttons: cycle through the options
+        opts = list(control.options)
+        opts = [o[1] if isinstance(o, tuple) else o for o in opts]
+        i = opts.index(control.value)
+        return [opts[(i + j) % len(opts)] for j in range(1, count + 1)]
+    v, step = control.value, control.step
+    if hasattr(control, "base"):      # log slider: the exponent moves
+        import math
+        e = math.log(v, control.base)
+        sign = 1 if e + count * step <= control.max else -1
+        return [control.base ** (e + sign * step * j) for j in range(1, count + 1)]
+    sign = 1 if v + count * step <= control.max else -1
+    return [v + sign * step * j for j in range(1, count + 1)]
+
+
+def frame(fig) -> None:
+    """What the browser is sent after an update: ipympl draws and diffs a PNG; the old panels did it in the callback."""
+    canvas = fig.canvas
+    if hasattr(canvas, "get_diff_image"):
+        canvas.draw()
+        canvas.get_diff_image()
+
+
+def run(count: int) -> dict:
+    out = {}
+    for nb, make in panels():
+        panel = make()
+        frame(panel.fig)
+        for name, control in panel.controls.items():
+            times = []
+            for v in steps_of(control, count):
+                t0 = time.perf_counter()
+                control.value = v
+                flush = getattr(panel, "flush", None)
+                if flush is not None:
+                    flush()
+                frame(panel.fig)
+                times.append(1e3 * (time.perf_counter() - t0))
+            out[f"{nb}/{name}"] = times
+    return out
+
+
+def baseline(rev: str, count: int) -> dict:
+    """The same steps on bondlab as of git revision ``rev``, in a subprocess of this run."""
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "bondlab"], check=True,
+                                 capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        env = dict(os.environ, PYTHONPATH=tmp, MPLBACKEND="Agg")
+        res = subprocess.run([sys.executable, __file__, "--count", str(count), "--raw"], env=env, check=True,
+                             capture_output=True, text=True)
+        return json.loads(res.stdout.splitlines()[-1])
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="3 steps per control instead of 7")
+    ap.add_argument("--count", type=int, default=None, help="slider steps per control")
+    ap.add_argument("--baseline", metavar="REV", help="also time bondlab at git revision REV, in the same run")
+    ap.add_argument("--json", metavar="PATH", help="write the raw times (ms) here")
+    ap.add_argument("--raw", action="store_true", help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    count = a.count or (3 if a.quick else 7)
+    if count < 1:
+        print("bench_widgets: --count must be >= 1", file=sys.stderr)
+        return 2
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    if a.raw:
+        print(json.dumps(run(count)))
+        return 0
+    old = baseline(a.baseline, count) if a.baseline else None
+    new = run(count)
+    head = f"{'panel/control':<18}{'median ms':>10}{'worst ms':>10}"
+    if old:
+        head += f"{'old median':>12}{'old worst':>11}{'ratio':>8}"
+    print(f"bench_widgets: {count} slider steps per control; an update = callback + the frame sent to the browser")
+    print(head)
+    for key, t in new.items():
+        row = f"{key:<18}{statistics.median(t):>10.1f}{max(t):>10.1f}"
+        if old and key in old:
+            o = old[key]
+            row += f"{statistics.median(o):>12.1f}{max(o):>11.1f}{statistics.median(o) / statistics.median(t):>8.1f}"
+        print(row)
+    allnew = [statistics.median(t) for t in new.values()]
+    print(f"{'all controls':<18}{statistics.median(allnew):>10.1f}{max(max(t) for t in new.values()):>10.1f}", end="")
+    if old:
+        allold = [statistics.median(t) for k, t in old.items() if k in new]
+        print(f"{statistics.median(allold):>12.1f}{max(max(t) for t in old.values()):>11.1f}"
+              f"{statistics.median(allold) / statistics.median(allnew):>8.1f}")
+    else:
+        print()
+    if a.json:
+        pathlib.Path(a.json).write_text(json.dumps({"new": new, "old": old}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
