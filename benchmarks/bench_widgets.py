@@ -51,20 +51,21 @@ def panels():
 
 
 def steps_of(control, count: int):
-    """``count`` values one slider step apart, walking up from the current value (down at the top)."""
+    """``count`` values one slider step apart, walking up from the current value and turning at either end."""
     if hasattr(control, "options"):   # dropdown / toggle buttons: cycle through the options
-        opts = list(control.options)
-        opts = [o[1] if isinstance(o, tuple) else o for o in opts]
+        opts = [o[1] if isinstance(o, tuple) else o for o in control.options]
         i = opts.index(control.value)
         return [opts[(i + j) % len(opts)] for j in range(1, count + 1)]
-    v, step = control.value, control.step
-    if hasattr(control, "base"):      # log slider: the exponent moves
-        import math
-        e = math.log(v, control.base)
-        sign = 1 if e + count * step <= control.max else -1
-        return [control.base ** (e + sign * step * j) for j in range(1, count + 1)]
-    sign = 1 if v + count * step <= control.max else -1
-    return [v + sign * step * j for j in range(1, count + 1)]
+    log = hasattr(control, "base")
+    import math
+    cur = math.log(control.value, control.base) if log else control.value
+    out, sign = [], 1
+    for _ in range(count):
+        if not (control.min <= cur + sign * control.step <= control.max + 1e-9):
+            sign = -sign
+        cur += sign * control.step
+        out.append(control.base ** cur if log else cur)
+    return out
 
 
 def frame(fig) -> None:

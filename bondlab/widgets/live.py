@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import warnings
 from dataclasses import dataclass, field
 
 import ipywidgets as W
@@ -54,7 +55,9 @@ def live_figure(figsize, dpi: int = 80) -> Figure:
         raise ImportError("the notebook panels draw through ipympl: pip install 'bondlab[notebooks]'") from e
     fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
     canvas = Canvas(fig)
-    FigureManager(canvas, 0)   # ipympl's frame sender; no pyplot figure registry involved
+    with warnings.catch_warnings():   # ipympl's Toolbar passes traitlets an argument it deprecates
+        warnings.simplefilter("ignore", DeprecationWarning)
+        FigureManager(canvas, 0)      # ipympl's frame sender; no pyplot figure registry involved
     canvas.header_visible = canvas.footer_visible = canvas.toolbar_visible = False
     canvas.resizable = False
     canvas.capture_scroll = False
