@@ -82,3 +82,44 @@ def test_a_request_during_an_update_runs_it_once_more():
 def test_bad_arguments(kwargs, match):
     with pytest.raises((TypeError, ValueError), match=match):
         Latest(**kwargs)
+
+
+def _pixels(fig):
+    return np.asarray(fig.canvas.get_renderer().buffer_rgba()).copy()
+
+
+def _off_frame(fig, differ):
+    """How many of the ``differ`` pixels lie more than 4 px from every axes' frame (where data and spines
+    cross) and from every legend's frame (anti-aliased edges)."""
+    h, keep = differ.shape[0], np.ones_like(differ)
+    boxes = [ax.bbox.extents for ax in fig.axes]
+    boxes += [ax.get_legend().get_window_extent().extents for ax in fig.axes if ax.get_legend() is not None]
+    for x0, y0, x1, y1 in boxes:
+        for x in (x0, x1):
+            keep[max(int(h - y1) - 4, 0):int(h - y0) + 5, max(int(x) - 4, 0):int(x) + 5] = False
+        for y in (y0, y1):
+            keep[max(int(h - y) - 4, 0):int(h - y) + 5, max(int(x0) - 4, 0):int(x1) + 5] = False
+    return int((differ & keep).sum())
+
+
+@pytest.mark.parametrize("make, name, values", [
+    (lambda: bon_panel(), "weight", (0.55, 0.5)), (lambda: quantile_panel(), "k", (17, 18)),
+    (lambda: distill_panel(steps=20), "beta", (0.55, 0.6)), (lambda: bon_panel(), "n", (20.0, 300.0))])
+def test_a_blitted_frame_shows_what_a_full_draw_shows(make, name, values):
+    """With a page attached, frames reuse the drawn background; the picture must be a full Agg draw's,
+    pixel for pixel, except where data cross the axes' frame (drawn over it, not under it) and on the
+    anti-aliased edge of a pasted legend."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from bondlab.widgets.live import blit_frame
+    panel = make()
+    panel.fig.canvas.syncing_data_url = False      # as when ipympl's front end has said it is there
+    blit_frame(panel.fig)
+    for v in values:
+        panel.controls[name].value = v              # the update blits (live.show)
+        blit_frame(panel.fig)
+        blitted = _pixels(panel.fig)
+        FigureCanvasAgg.draw(panel.fig.canvas)
+        full = _pixels(panel.fig)
+        differ = (blitted != full).any(-1)
+        assert _off_frame(panel.fig, differ) == 0
+    assert blit_frame(panel.fig)                    # nothing moved: the background is reused

@@ -13,7 +13,7 @@ from ..bon import bon_probs, bon_terms
 from ..plots.bon import plot_bon, plot_terms, terms_ylim
 from ..spaces import REWARD_SHAPES, Space, grid_mixture
 from ..theory import bon_expected_reward, bon_kl, bon_kl_bound, bon_win_rate
-from .live import Panel, autoscale, figure_png, live_figure, make_panel, readout_table, set_label, set_line, show
+from .live import Panel, autoscale, figure_png, live_figure, make_panel, readout_table, set_label, set_limits, set_line, show
 
 __all__ = ["Panel", "bon_panel", "figure_png", "readout_table"]
 
@@ -56,7 +56,7 @@ def bon_panel(n: float = 8.0, weight: float = 0.6, reward: str = "linear", k: in
         for line, y in ((line_a, a), (line_b, b), (line_ab, a * b)):
             set_line(line, y, x)
         line_n.set_ydata([n_, n_])
-        ax_terms.set_ylim(*terms_ylim(a, b, n_))
+        set_limits(ax_terms, *terms_ylim(a, b, n_))
         ax_terms.set_title(f"Theorem 1's terms, N={n_:g}", fontsize=10)
         show(fig)
 
