@@ -106,14 +106,16 @@ def set_fill(fill, x, y) -> None:
 
 
 def _keep(old, new, log: bool) -> bool:
-    """Keep the old limits when the new ones lie inside them and span at least 60% of them (hysteresis:
-    a drag then reuses the drawn background instead of redrawing ticks for every small change)."""
+    """Keep the old limits when the new ones lie inside them (give or take 2.5% of their span, less than
+    autoscale's 5% margin, so no data leave the frame) and span at least 60% of them: hysteresis, so that a
+    drag mostly reuses the drawn background instead of redrawing ticks for every small change."""
     if log:
         if min(*old, *new) <= 0:
             return False
         old, new = np.log10(old), np.log10(new)
     lo, hi = min(old), max(old)
-    return lo <= min(new) and max(new) <= hi and (max(new) - min(new)) >= 0.6 * (hi - lo)
+    slack = 0.025 * (hi - lo)
+    return lo - slack <= min(new) and max(new) <= hi + slack and (max(new) - min(new)) >= 0.6 * (hi - lo)
 
 
 def _padded(old, new, log: bool):
