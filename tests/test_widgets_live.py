@@ -123,3 +123,13 @@ def test_a_blitted_frame_shows_what_a_full_draw_shows(make, name, values):
         differ = (blitted != full).any(-1)
         assert _off_frame(panel.fig, differ) == 0
     assert blit_frame(panel.fig)                    # nothing moved: the background is reused
+
+
+def test_iterative_markers_and_their_labels_move_together():
+    from bondlab.widgets.iterative import iterative_panel
+    panel = iterative_panel(period=10, jbond_steps=10)
+    panel.controls["n"].value = 4
+    ax = panel.fig.axes[0]
+    for line, text in zip(ax.lines[1:4], ax.texts):
+        assert text.get_text() in ("BoN 4", "BoN 16", "BoN 64")
+        assert text.xyann[1] == text.xy[1] == line.get_ydata()[0]

@@ -74,7 +74,7 @@ def iterative_panel(n: int = 2, mode: str = "hard", period: int = 100, eta: floa
                 v = f(space.ref_probs, space.rewards, m)
                 line.set_ydata([v, v])
                 text.set_text(f"BoN {m:g}")
-                text.xy = (0, v)
+                text.xy = text.xyann = (0, v)   # the point and the text (placed at the point)
             ends = np.asarray(hi["round_end"], dtype=int)
             set_line(ax.lines[1 + len(marks)], y[ends], ends + 1)
             autoscale(ax, x=True)
