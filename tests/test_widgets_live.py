@@ -110,7 +110,7 @@ def test_a_blitted_frame_shows_what_a_full_draw_shows(make, name, values):
     pixel for pixel, except where data cross the axes' frame (drawn over it, not under it) and on the
     anti-aliased edge of a pasted legend."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from bondlab.widgets.live import blit_frame
+    from bondlab.widgets.frames import blit_frame
     panel = make()
     panel.fig.canvas.syncing_data_url = False      # as when ipympl's front end has said it is there
     blit_frame(panel.fig)
