@@ -6,6 +6,10 @@ the summary at the end prints those latencies per slider and per notebook; nothi
 (timings belong in benchmarks/bench_widgets.py). Screenshots go to test-artifacts/, the latencies to
 test-artifacts/browser-latency.json. Run with `make test-browser` (it installs chromium, voila, playwright).
 
+To time another revision of the package with the same harness (its panels drew PNG images):
+``git archive REV bondlab | tar -x -C /tmp/old && PYTHONPATH=/tmp/old BONDLAB_SMOKE=1 MPLBACKEND=Agg
+.venv/bin/python -m pytest -p no:cacheprovider -ra tools/browser`` (Voila's kernel inherits PYTHONPATH).
+
 A panel is the innermost widget box holding a figure (ipympl's canvas, or an image) and the slider.
 Notebook 06's beta, eta, gamma and lr set the next training's config and leave its figure as it is: for
 those only the readout must change.
