@@ -108,7 +108,7 @@ def _off_frame(fig, differ):
 def test_a_blitted_frame_shows_what_a_full_draw_shows(make, name, values):
     """With a page attached, frames reuse the drawn background; the picture must be a full Agg draw's,
     pixel for pixel, except where data cross the axes' frame (drawn over it, not under it) and on the
-    anti-aliased edge of a pasted legend."""
+    anti-aliased edge of a legend (drawn over data that a full draw puts under the spines)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from bondlab.widgets.frames import blit_frame
     panel = make()

@@ -58,13 +58,15 @@ def autoscale(ax, *, x: bool = False, y: bool = True) -> None:
 
 
 def _labels(ax) -> list:
-    """Titles and legend: drawn per frame, but pasted from a cache while their text is unchanged."""
-    return [ax.title] + ([ax.get_legend()] if ax.get_legend() is not None else [])
+    """Titles: outside the axes, so pasted from a cache while their text is unchanged."""
+    return [ax.title]
 
 
 def _data(ax) -> list:
-    """The artists a panel update changes, in drawing order: lines, areas, annotations."""
-    return sorted(ax.lines + ax.collections + ax.texts, key=lambda a: a.get_zorder())
+    """The artists drawn on every frame, in drawing order: lines, areas, annotations, then the legend (drawn,
+    not pasted: its frame lets the data show through and "best" may move it, as in a full draw)."""
+    arts = sorted(ax.lines + ax.collections + ax.texts, key=lambda a: a.get_zorder())
+    return arts + ([ax.get_legend()] if ax.get_legend() is not None else [])
 
 
 def _static_key(fig: Figure) -> tuple:
@@ -80,7 +82,7 @@ def _text_of(artist) -> tuple:
 
 def _paste_or_draw(ax, artist, cache: dict, key) -> None:
     """Paste ``artist``'s pixels from ``cache`` when its text and the background are unchanged, else draw it
-    and keep its pixels (a legend's frame is opaque, so what lies under it does not matter)."""
+    and keep its pixels (nothing else is drawn where a title is)."""
     canvas = ax.figure.canvas
     k = (key, id(artist), _text_of(artist))
     if k in cache:
@@ -97,9 +99,9 @@ def _paste_or_draw(ax, artist, cache: dict, key) -> None:
 
 def blit_frame(fig: Figure) -> bool:
     """Draw a frame and send it: the static background is drawn only when the axes' limits (or the size)
-    changed and is otherwise restored from a copy; lines and areas are drawn over it, then titles and
-    legends, pasted from a cache while their text is unchanged. Returns True when the background was
-    reused. Same picture as a full draw except that the data sit above the spines."""
+    changed and is otherwise restored from a copy; lines, areas and legends are drawn over it, and titles
+    pasted from a cache while their text is unchanged. Returns True when the background was reused. Same
+    picture as a full draw except that the data sit above the spines."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     canvas = fig.canvas
     key = _static_key(fig)

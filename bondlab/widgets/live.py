@@ -68,18 +68,9 @@ def live_figure(figsize, dpi: int = 80) -> Figure:
 
 
 def freeze_layout(fig: Figure) -> None:
-    """Compute the constrained layout once for the current artists, then keep the axes where they are.
-    Legends stay where "best" put them and get an opaque square frame, so :func:`blit_frame` can paste
-    them over any data."""
+    """Compute the constrained layout once for the current artists, then keep the axes where they are."""
     fig.draw_without_rendering()
     fig.set_layout_engine("none")
-    for ax in fig.axes:
-        leg = ax.get_legend()
-        if leg is not None:
-            bbox = leg.get_window_extent(fig.canvas.get_renderer())
-            leg.set_loc(tuple(ax.transAxes.inverted().transform((bbox.x0, bbox.y0))))
-            leg.get_frame().set_alpha(1.0)
-            leg.get_frame().set_boxstyle("square", pad=0.2)
 
 
 def set_line(line, y, x=None) -> None:
