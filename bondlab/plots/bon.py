@@ -15,7 +15,7 @@ from ..quantile_estimates import plug_in_bon_probs, plug_in_error
 from ..theory import (bon_expected_log_quantile, bon_expected_quantile, bon_expected_reward, bon_kl, bon_kl_bound,
                       bon_win_rate, continuous_expected_log_quantile, continuous_expected_quantile)
 
-__all__ = ["plot_bon", "plot_terms", "plot_ties", "plot_kl_vs_bound", "plot_quantile_law", "plot_expected_quantile",
+__all__ = ["plot_bon", "plot_terms", "terms_ylim", "plot_ties", "plot_kl_vs_bound", "plot_quantile_law", "plot_expected_quantile",
            "plot_win_rate", "plot_reward_gain", "plot_quantile_error", "plot_plug_in", "sample_frequencies"]
 
 
@@ -83,13 +83,18 @@ def plot_terms(ref_probs, rewards, n, *, x=None, ax=None):
     ax.axhline(n, color="tab:green", lw=0.8, ls=":")
     ax.axhline(1.0, color="grey", lw=0.8, ls=":")
     ax.set_yscale("log")
-    positive = (a * b)[(a * b) > 0]
-    lo = max(float(positive.min()) if positive.size else 1e-6, 1e-8)
-    ax.set_ylim(lo / 2, 2 * n)
+    ax.set_ylim(*terms_ylim(a, b, n))
     ax.set_xlabel("outcome y")
     ax.set_title(f"Theorem 1's terms, N={n:g}", fontsize=10)
     ax.legend(fontsize=8)
     return ax
+
+
+def terms_ylim(a, b, n):
+    """The y-range of :func:`plot_terms`: from half the smallest positive (A)(B) (at least 1e-8) to 2N."""
+    positive = (a * b)[(a * b) > 0]
+    lo = max(float(positive.min()) if positive.size else 1e-6, 1e-8)
+    return lo / 2, 2 * n
 
 
 def plot_ties(ref_probs, rewards, n, *, samples=None, ax=None):

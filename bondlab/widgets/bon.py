@@ -1,50 +1,21 @@
 """Notebook 01's panel: N, the mixture weight of pi_ref and the reward's shape, with the exact pi_BoN.
 
-Every callback is exact maths on a 101-point grid (one sort, a few linear passes, one small PNG), so the
-sliders answer at once. ``bon_panel().widget`` is what the notebook displays.
+Every callback is exact maths on a 101-point grid (one sort, a few linear passes) and sets the data of the
+lines already drawn; ipympl redraws them in the page, so the sliders answer at once.
+``bon_panel().widget`` is what the notebook displays.
 """
 from __future__ import annotations
 
-import io
-from dataclasses import dataclass, field
-
 import ipywidgets as W
 import numpy as np
-from matplotlib.figure import Figure
 
-from ..bon import bon_probs
-from ..plots.bon import plot_bon, plot_terms
+from ..bon import bon_probs, bon_terms
+from ..plots.bon import plot_bon, plot_terms, terms_ylim
 from ..spaces import REWARD_SHAPES, Space, grid_mixture
 from ..theory import bon_expected_reward, bon_kl, bon_kl_bound, bon_win_rate
+from .live import Panel, autoscale, figure_png, live_figure, make_panel, readout_table, set_label, set_limits, set_line, show
 
 __all__ = ["Panel", "bon_panel", "figure_png", "readout_table"]
-
-
-@dataclass
-class Panel:
-    """A small interactive panel: sliders in ``controls``, an HTML ``readout``, a matplotlib ``fig`` shown
-    as a PNG in ``image``; ``widget`` is the box to display and ``update()`` redraws from the controls."""
-    controls: dict            # name -> ipywidget
-    readout: W.HTML           # the numbers, as an HTML table
-    image: W.Image            # the figure, rendered to PNG on every update
-    fig: Figure               # the figure itself (its axes hold the plotted data)
-    widget: W.Box             # what a notebook displays
-    update: object            # callable redrawing from the current control values
-    state: dict = field(default_factory=dict)  # the latest inputs (e.g. the current Space)
-
-
-def figure_png(fig: Figure, dpi: int = 80) -> bytes:
-    """Render a matplotlib figure to PNG bytes (no pyplot, no display needed)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return buf.getvalue()
-
-
-def readout_table(rows) -> str:
-    """HTML table from ``(key, label, value)`` rows; each value cell has ``id=key`` so tests can read it."""
-    cells = "".join(f'<tr><th style="text-align:left;padding-right:1em">{label}</th>'
-                    f'<td id="{key}" style="text-align:right">{value}</td></tr>' for key, label, value in rows)
-    return f"<table>{cells}</table>"
 
 
 def _mixture(weight: float, reward: str, k: int) -> Space:
@@ -64,23 +35,37 @@ def bon_panel(n: float = 8.0, weight: float = 0.6, reward: str = "linear", k: in
                                 continuous_update=True),
         "reward": W.Dropdown(options=list(REWARD_SHAPES), value=reward, description="reward"),
     }
-    fig = Figure(figsize=(11, 3.6), layout="constrained")
+    fig = live_figure((11, 3.6))
     ax_probs, ax_terms = fig.subplots(1, 2)
     readout = W.HTML()
-    image = W.Image(format="png")
     state: dict = {}
+
+    def draw(space, n_):
+        p, r, x = space.ref_probs, space.rewards, space.x
+        if not ax_probs.lines:   # first update: the plot helpers draw; later ones set the same lines' data
+            plot_bon(p, r, n_, x=x, ax=ax_probs)
+            plot_terms(p, r, n_, x=x, ax=ax_terms)
+        ref, exact = ax_probs.lines[:2]
+        set_line(ref, p, x)
+        set_line(exact, bon_probs(p, r, n_), x)
+        set_label(ax_probs, exact, rf"exact $\pi_\mathrm{{BoN}}$, N={n_:g}")
+        autoscale(ax_probs)
+        ax_probs.set_title(f"{space.name}: exact Best-of-N", fontsize=10)
+        a, b = bon_terms(p, r, n_)
+        line_a, line_b, line_ab, line_n = ax_terms.lines[:4]
+        for line, y in ((line_a, a), (line_b, b), (line_ab, a * b)):
+            set_line(line, y, x)
+        line_n.set_ydata([n_, n_])
+        set_limits(ax_terms, *terms_ylim(a, b, n_))
+        ax_terms.set_title(f"Theorem 1's terms, N={n_:g}", fontsize=10)
+        show(fig)
 
     def update(*_):
         n_ = float(controls["n"].value)
         space = _mixture(float(controls["weight"].value), controls["reward"].value, k)
         state["space"] = space
         p, r = space.ref_probs, space.rewards
-        ax_probs.clear()
-        ax_terms.clear()
-        plot_bon(p, r, n_, x=space.x, ax=ax_probs)
-        ax_probs.set_title(f"{space.name}: exact Best-of-N", fontsize=10)
-        plot_terms(p, r, n_, x=space.x, ax=ax_terms)
-        image.value = figure_png(fig)
+        draw(space, n_)
         pi_bon = bon_probs(p, r, n_)
         readout.value = readout_table([
             ("n", "N", f"{n_:.4g}"),
@@ -93,8 +78,4 @@ def bon_panel(n: float = 8.0, weight: float = 0.6, reward: str = "linear", k: in
             ("top_mass", "&pi;<sub>BoN</sub> mass on the best outcome(s)", f"{float(pi_bon[r == r.max()].sum()):.4f}"),
         ])
 
-    for c in controls.values():
-        c.observe(update, names="value")
-    update()
-    widget = W.VBox([W.HBox(list(controls.values())), image, readout])
-    return Panel(controls, readout, image, fig, widget, update, state)
+    return make_panel(controls, readout, fig, [list(controls.values())], update, state)

@@ -1,22 +1,23 @@
 """Notebook 03's panel: forward vs backward vs Jeffreys BOND, fitted exactly on a toy space.
 
 Sliders: beta (the Jeffreys weight), N, the left mixture weight of pi_ref, and the policy family. Each
-change runs three exact-gradient fits (Sessa et al. 2024, Sec. 4) on a 61-point grid, about 0.1 s each,
-and redraws the target against the fits, both KLs and the entropy along training.
+change runs three exact-gradient fits (Sessa et al. 2024, Sec. 4) on a 61-point grid, together and without
+autograd (:func:`bondlab.fit_exact.fit_bond_exact`, the numbers of ``train_bond`` to float64 rounding, a few
+tens of milliseconds), and sets the data of the target, the fits, both KLs and the entropy along training
+in the figure drawn once.
 """
 from __future__ import annotations
 
 import ipywidgets as W
 import numpy as np
-from matplotlib.figure import Figure
-
 from ..bon import bon_probs
 from ..divergences import entropy
+from ..fit_exact import fit_bond_exact
 from ..plots.distill import plot_fits
 from ..policies import FAMILIES
 from ..spaces import grid_mixture
-from ..train import BondConfig, train_bond
-from .bon import Panel, figure_png, readout_table
+from ..train import objective_beta
+from .live import Panel, autoscale, live_figure, make_panel, readout_table, set_fill, set_label, set_line, show
 
 __all__ = ["distill_panel", "bimodal_space", "OBJECTIVES_SHOWN"]
 
@@ -43,41 +44,53 @@ def distill_panel(beta: float = 0.5, n: int = 4, weight: float = 0.5, family: st
     }
     for c in controls.values():
         c.continuous_update = False
-    fig = Figure(figsize=(12, 3.4), layout="constrained")
+    fig = live_figure((12, 3.4))
     ax_fit, ax_kl, ax_h = fig.subplots(1, 3)
-    readout, image, state = W.HTML(), W.Image(format="png"), {}
+    readout, state = W.HTML(), {}
+
+    def labels(b):
+        return {o: ("jeffreys β=%.2f" % b if o == "jeffreys" else o) for o in OBJECTIVES_SHOWN}
+
+    def draw(space, target, fits, hists, b, n_):
+        steps_ = np.arange(1, len(hists["forward"]["fwd_kl"]) + 1)
+        if not ax_fit.lines:   # first update: draw; later ones set the same artists' data
+            plot_fits(space.x, target, {labels(b)[o]: p for o, p in fits.items()}, ref=space.ref_probs, ax=ax_fit)
+            for i, obj in enumerate(OBJECTIVES_SHOWN):
+                ax_kl.plot(steps_, hists[obj]["fwd_kl"], color=f"C{i}", label=f"{obj}: KL(π_BoN‖π)")
+                ax_kl.plot(steps_, hists[obj]["bwd_kl"], color=f"C{i}", ls="--", label=f"{obj}: KL(π‖π_BoN)")
+                ax_h.plot(steps_, hists[obj]["entropy"], color=f"C{i}", label=obj)
+            ax_kl.set_yscale("log")
+            ax_kl.set_xlabel("step")
+            ax_kl.set_title("both KLs (solid forward, dashed backward)", fontsize=10)
+            ax_kl.legend(fontsize=6)
+            ax_h.axhline(entropy(target), color="0.4", ls=":", label="H(π_BoN)")
+            ax_h.set_xlabel("step")
+            ax_h.set_title("entropy", fontsize=10)
+            ax_h.legend(fontsize=7)
+        set_fill(ax_fit.collections[0], space.x, target)
+        set_line(ax_fit.lines[0], space.ref_probs)
+        for line, obj in zip(ax_fit.lines[1:], OBJECTIVES_SHOWN):
+            set_line(line, fits[obj])
+            set_label(ax_fit, line, labels(b)[obj])
+        ax_fit.set_title(f"Best-of-{n_} target and {controls['family'].value} fits", fontsize=10)
+        for i, obj in enumerate(OBJECTIVES_SHOWN):
+            set_line(ax_kl.lines[2 * i], hists[obj]["fwd_kl"])
+            set_line(ax_kl.lines[2 * i + 1], hists[obj]["bwd_kl"])
+            set_line(ax_h.lines[i], hists[obj]["entropy"])
+        ax_h.lines[3].set_ydata([entropy(target)] * 2)
+        for ax in (ax_fit, ax_kl, ax_h):
+            autoscale(ax)
+        show(fig)
 
     def update(*_):
         b, n_ = float(controls["beta"].value), int(controls["n"].value)
         space = bimodal_space(float(controls["weight"].value), k)
-        fits, hists = {}, {}
-        for obj in OBJECTIVES_SHOWN:
-            cfg = BondConfig(objective=obj, beta=b, n=n_, family=controls["family"].value, steps=steps, lr=0.1)
-            pol, hists[obj] = train_bond(space, cfg)
-            fits[obj] = pol.probs_np()
-        hists_target = hists["forward"]  # any run: all share the target
-        state.update(space=space, fits=fits, histories=hists)
-        for ax in (ax_fit, ax_kl, ax_h):
-            ax.clear()
+        probs, runs = fit_bond_exact(space, n_, [objective_beta(o, b) for o in OBJECTIVES_SHOWN],
+                                     controls["family"].value, steps=steps, lr=0.1, beta=b)
+        fits, hists = dict(zip(OBJECTIVES_SHOWN, probs)), dict(zip(OBJECTIVES_SHOWN, runs))
         target = bon_probs(space.ref_probs, space.rewards, n_)
-        state["target"] = target
-        plot_fits(space.x, target, {("jeffreys β=%.2f" % b if o == "jeffreys" else o): p for o, p in fits.items()},
-                  ref=space.ref_probs, ax=ax_fit)
-        ax_fit.set_title(f"Best-of-{n_} target and {controls['family'].value} fits", fontsize=10)
-        steps_ = np.arange(1, len(hists_target["fwd_kl"]) + 1)
-        for i, obj in enumerate(OBJECTIVES_SHOWN):
-            ax_kl.plot(steps_, hists[obj]["fwd_kl"], color=f"C{i}", label=f"{obj}: KL(π_BoN‖π)")
-            ax_kl.plot(steps_, hists[obj]["bwd_kl"], color=f"C{i}", ls="--", label=f"{obj}: KL(π‖π_BoN)")
-            ax_h.plot(steps_, hists[obj]["entropy"], color=f"C{i}", label=obj)
-        ax_kl.set_yscale("log")
-        ax_kl.set_xlabel("step")
-        ax_kl.set_title("both KLs (solid forward, dashed backward)", fontsize=10)
-        ax_kl.legend(fontsize=6)
-        ax_h.axhline(entropy(target), color="0.4", ls=":", label="H(π_BoN)")
-        ax_h.set_xlabel("step")
-        ax_h.set_title("entropy", fontsize=10)
-        ax_h.legend(fontsize=7)
-        image.value = figure_png(fig)
+        state.update(space=space, fits=fits, histories=hists, target=target)
+        draw(space, target, fits, hists, b, n_)
         rows = [("target_entropy", "H(π<sub>BoN</sub>)", f"{entropy(target):.4f}")]
         for obj in OBJECTIVES_SHOWN:
             h = hists[obj]
@@ -86,8 +99,4 @@ def distill_panel(beta: float = 0.5, n: int = 4, weight: float = 0.5, family: st
                      (f"{obj}_entropy", f"{obj}: H(π)", f"{h['entropy'][-1]:.4f}")]
         readout.value = readout_table(rows)
 
-    for c in controls.values():
-        c.observe(update, names="value")
-    update()
-    widget = W.VBox([W.HBox(list(controls.values())), image, readout])
-    return Panel(controls, readout, image, fig, widget, update, state)
+    return make_panel(controls, readout, fig, [list(controls.values())], update, state)

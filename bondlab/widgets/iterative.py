@@ -1,24 +1,33 @@
 """Notebook 05's panel: iterative BOND (hard anchor every T steps, or EMA) and J-BOND, exact gradients.
 
-Sliders: n, the anchor mode and period T (or EMA rate eta), J-BOND's gamma and beta. Each change runs
-an exact iterative-BOND run (3 rounds) and an exact J-BOND run on a 61-point grid (well under a second)
-and redraws the quantile and KL to pi_ref against step with markers at Best-of-n^M, and J-BOND's KL to
+Sliders: n, the anchor mode and period T (or EMA rate eta), J-BOND's gamma and beta. A change reruns
+what depends on it, the exact iterative-BOND run (3 rounds) and/or the exact J-BOND run on a 61-point grid,
+vectorised without autograd (:mod:`bondlab.fit_exact`: the numbers of ``train_iterative`` and
+``train_jbond`` to float64 rounding, tens of milliseconds; runs already seen come from a cache), and sets the quantile and KL to pi_ref against step with markers at Best-of-n^M, and J-BOND's KL to
 its anchor (Sessa et al. 2024, Sec. 4.3 and Algorithm 2).
 """
 from __future__ import annotations
 
 import ipywidgets as W
 import numpy as np
-from matplotlib.figure import Figure
-
-from ..jbond import IterativeConfig, JBondConfig, train_iterative, train_jbond
+from ..fit_exact import iterative_exact, jbond_exact
 from ..plots.distill import plot_history, plot_quantile_vs_step
 from ..spaces import grid_mixture
-from .bon import Panel, figure_png, readout_table
+from ..theory import bon_expected_quantile, bon_kl
+from .live import Panel, autoscale, live_figure, make_panel, readout_table, set_label, set_line, show
 
 __all__ = ["iterative_panel", "ROUNDS"]
 
 ROUNDS = 3  # hard-anchor rounds M per run: the target climbs to Best-of-n^3
+CACHE = 64  # runs kept per panel (each a few hundred steps of metrics)
+
+
+def _cached(cache: dict, key, run):
+    if key not in cache:
+        if len(cache) >= CACHE:
+            cache.pop(next(iter(cache)))
+        cache[key] = run()
+    return cache[key]
 
 
 def iterative_panel(n: int = 2, mode: str = "hard", period: int = 100, eta: float = 0.05, gamma: float = 0.5,
@@ -39,32 +48,58 @@ def iterative_panel(n: int = 2, mode: str = "hard", period: int = 100, eta: floa
     for c in controls.values():
         c.continuous_update = False
     space = grid_mixture(k=k, weights=(0.6, 0.4), reward="linear")
-    fig = Figure(figsize=(12, 6), layout="constrained")
+    fig = live_figure((12, 6))
     axes = fig.subplots(2, 2).ravel()
-    readout, image, state = W.HTML(), W.Image(format="png"), {"space": space}
+    readout, state = W.HTML(), {"space": space}
+    cache: dict = {}
+
+    def first_draw(hi, hj, marks, label, jlabel):
+        for ax, key in ((axes[0], "quantile"), (axes[1], "kl_ref")):
+            plot_quantile_vs_step(hi, space, key=key, bon_ns=marks, label=label, ax=ax)
+            if len(ax.lines) == 1 + len(marks):   # EMA: no reset dots yet; keep an empty line for hard mode
+                ax.plot([], [], "o", color="C3", ms=5, label="hard anchor reset")
+                ax.legend(fontsize=8)
+        plot_history({jlabel: hj}, "kl_anchor", ax=axes[2])
+        plot_quantile_vs_step(hj, space, bon_ns=(2, 4, 8, 16), label=jlabel, ax=axes[3])
+
+    def draw(hi, hj, n_, label, jlabel, titles):
+        marks = [float(n_) ** m for m in range(1, ROUNDS + 1)]
+        if not axes[0].lines:   # first update: the plot helpers draw; later ones set the same artists' data
+            first_draw(hi, hj, marks, label, jlabel)
+        for ax, key, f in ((axes[0], "quantile", bon_expected_quantile), (axes[1], "kl_ref", bon_kl)):
+            y = np.asarray(hi[key])
+            set_line(ax.lines[0], y, np.arange(1, y.size + 1))
+            set_label(ax, ax.lines[0], label)
+            for line, text, m in zip(ax.lines[1:], ax.texts, marks):
+                v = f(space.ref_probs, space.rewards, m)
+                line.set_ydata([v, v])
+                text.set_text(f"BoN {m:g}")
+                text.xy = text.xyann = (0, v)   # the point and the text (placed at the point)
+            ends = np.asarray(hi["round_end"], dtype=int)
+            set_line(ax.lines[1 + len(marks)], y[ends], ends + 1)
+            autoscale(ax, x=True)
+        y = np.asarray(hj["kl_anchor"])
+        for ax, yy in ((axes[2], y), (axes[3], np.asarray(hj["quantile"]))):
+            set_line(ax.lines[0], yy, np.arange(1, yy.size + 1))
+            set_label(ax, ax.lines[0], jlabel)
+            autoscale(ax, x=True)
+        for ax, title in zip(axes, titles):
+            ax.set_title(title, fontsize=10)
+        show(fig)
 
     def update(*_):
         n_, period_, eta_ = int(controls["n"].value), int(controls["period"].value), float(controls["eta"].value)
         beta_, gamma_ = float(controls["beta"].value), float(controls["gamma"].value)
         ema = controls["mode"].value == "ema"
-        _, hi = train_iterative(space, IterativeConfig(n=n_, rounds=ROUNDS, period=period_, eta=eta_ if ema else 0.0,
-                                                       beta=beta_, lr=0.1))
-        _, hj = train_jbond(space, JBondConfig(beta=beta_, gamma=gamma_, eta=eta_, gradient="exact",
-                                               steps=jbond_steps, lr=0.05))
+        _, hi = _cached(cache, ("it", n_, period_, eta_ if ema else 0.0, beta_), lambda: iterative_exact(
+            space, n_, ROUNDS, period_, eta_ if ema else 0.0, beta_, lr=0.1))
+        _, hj = _cached(cache, ("jb", beta_, gamma_, eta_), lambda: jbond_exact(
+            space, beta_, gamma_, eta_, jbond_steps, lr=0.05))
         state.update(iterative=hi, jbond=hj)
-        for ax in axes:
-            ax.clear()
-        marks = [float(n_) ** m for m in range(1, ROUNDS + 1)]
         label = f"EMA η={eta_:g}" if ema else f"hard anchor every {period_}"
-        plot_quantile_vs_step(hi, space, bon_ns=marks, label=label, ax=axes[0])
-        axes[0].set_title(f"iterative BOND, n={n_}: quantile", fontsize=10)
-        plot_quantile_vs_step(hi, space, key="kl_ref", bon_ns=marks, label=label, ax=axes[1])
-        axes[1].set_title("KL to π_ref (markers: Best-of-n^M)", fontsize=10)
-        plot_history({f"J-BOND γ={gamma_:g}": hj}, "kl_anchor", ax=axes[2])
-        axes[2].set_title(f"J-BOND (η={eta_:g}, β={beta_:g}): KL to the anchor", fontsize=10)
-        plot_quantile_vs_step(hj, space, bon_ns=(2, 4, 8, 16), label=f"J-BOND γ={gamma_:g}", ax=axes[3])
-        axes[3].set_title("J-BOND: quantile", fontsize=10)
-        image.value = figure_png(fig)
+        draw(hi, hj, n_, label, f"J-BOND γ={gamma_:g}", [
+            f"iterative BOND, n={n_}: quantile", "KL to π_ref (markers: Best-of-n^M)",
+            f"J-BOND (η={eta_:g}, β={beta_:g}): KL to the anchor", "J-BOND: quantile"])
         readout.value = readout_table([
             ("it_quantile", "iterative: final E<sub>π</sub>[p≤]", f"{hi['quantile'][-1]:.4f}"),
             ("it_kl_ref", "iterative: final KL(π &#8214; π<sub>ref</sub>)", f"{hi['kl_ref'][-1]:.4f}"),
@@ -75,9 +110,5 @@ def iterative_panel(n: int = 2, mode: str = "hard", period: int = 100, eta: floa
             ("jb_kl_anchor", "J-BOND: mean KL(π &#8214; π<sub>anchor</sub>)", f"{np.mean(hj['kl_anchor']):.5f}"),
         ])
 
-    for c in controls.values():
-        c.observe(update, names="value")
-    update()
-    widget = W.VBox([W.HBox([controls["n"], controls["mode"], controls["period"]]),
-                     W.HBox([controls["eta"], controls["gamma"], controls["beta"]]), image, readout])
-    return Panel(controls, readout, image, fig, widget, update, state)
+    return make_panel(controls, readout, fig, [[controls["n"], controls["mode"], controls["period"]],
+                                               [controls["eta"], controls["gamma"], controls["beta"]]], update, state)

@@ -4,17 +4,16 @@ Moving a slider never trains (training takes seconds to minutes); it redraws the
 finished demo run with the chosen N's Best-of-N point and KL bound marked, updates a readout of what that
 N asks of J-BOND (the stop quantile N/(N+1), the KL bound log N - (N-1)/N, the Best-of-N reward measured
 in the run), and rebuilds ``panel.state["config"]``, the :class:`bondlab.lm.jbond.JBondConfig` the next
-training cell uses. Every callback is exact arithmetic plus one small PNG, so it answers at once.
+training cell uses. Every callback is exact arithmetic and moves one line of the figure drawn once (ipympl
+redraws it in the page), so it answers at once. :mod:`bondlab.widgets.train` has the training button.
 """
 from __future__ import annotations
 
 import ipywidgets as W
-from matplotlib.figure import Figure
-
 from ..lm.jbond import JBondConfig, quantile_target
 from ..plots.lm import plot_reward_vs_kl
 from ..theory import bon_kl_bound
-from .bon import Panel, figure_png, readout_table
+from .live import Panel, live_figure, make_panel, readout_table, set_label, show
 
 __all__ = ["jbond_panel"]
 
@@ -36,19 +35,21 @@ def jbond_panel(data: dict, target_n: float = 8.0, beta: float = 0.5, eta: float
         "gamma": W.FloatSlider(value=gamma, min=0.0, max=4.0, step=0.25, description="gamma"),
         "lr": W.FloatLogSlider(value=lr, base=10, min=-5, max=-2, step=0.1, description="lr", readout_format=".1e"),
     }
-    fig = Figure(figsize=(7, 4.4), layout="constrained")
+    fig = live_figure((7, 4.4))
     ax = fig.subplots()
     readout = W.HTML()
-    image = W.Image(format="png")
     state: dict = {}
 
     def update(*_):
         n = float(controls["target_n"].value)
         b, e, g, lr_ = (float(controls[k].value) for k in ("beta", "eta", "gamma", "lr"))
         state["config"] = JBondConfig(**{**base.__dict__, "target_n": n, "beta": b, "eta": e, "gamma": g, "lr": lr_})
-        ax.clear()
-        plot_reward_vs_kl(data, ax=ax, highlight_n=n)
-        image.value = figure_png(fig)
+        if not ax.lines:   # first update: the whole figure; later ones move the bound line only
+            plot_reward_vs_kl(data, ax=ax, highlight_n=n)
+        bound = ax.lines[-1]
+        bound.set_xdata([float(bon_kl_bound(n))] * 2)
+        set_label(ax, bound, f"KL bound N={n:g}")
+        show(fig)
         bon = data["methods"].get(f"bon_{n:g}")
         objective = "forward only (SFT on the better anchor sample)" if b == 0 else \
             "backward only (policy gradient)" if b == 1 else f"{1 - b:.2f} forward + {b:.2f} backward"
@@ -63,9 +64,5 @@ def jbond_panel(data: dict, target_n: float = 8.0, beta: float = 0.5, eta: float
             ("lr", "learning rate", f"{lr_:.1e}"),
         ])
 
-    for c in controls.values():
-        c.observe(update, names="value")
-    update()
-    widget = W.VBox([W.HBox([controls["target_n"], controls["beta"], controls["eta"]]),
-                     W.HBox([controls["gamma"], controls["lr"]]), image, readout])
-    return Panel(controls, readout, image, fig, widget, update, state)
+    return make_panel(controls, readout, fig, [[controls["target_n"], controls["beta"], controls["eta"]],
+                                               [controls["gamma"], controls["lr"]]], update, state)

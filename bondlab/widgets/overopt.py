@@ -2,20 +2,18 @@
 
 Sliders: m (labelled comparisons), label noise, capacity (proxy features), the left mixture weight of
 pi_ref, and the seed. Every callback is exact maths: one small Bradley-Terry fit (L-BFGS, a few hundred
-pairs at most a few thousand), ~25 exact Best-of-N points, ~25 softmaxes, two linear fits, one PNG, so the
-sliders answer at once. ``overopt_panel().widget`` is what the notebook displays.
+pairs at most a few thousand), ~25 exact Best-of-N points, ~25 softmaxes, two linear fits; the lines drawn
+at the first update get new data in place and ipympl redraws them in the page. ``overopt_panel().widget`` is what the notebook displays.
 """
 from __future__ import annotations
 
 from dataclasses import replace
 
 import ipywidgets as W
-from matplotlib.figure import Figure
-
 from ..overopt import OveroptConfig, run_overopt
 from ..proxy import pairwise_accuracy
-from ..plots.overopt import plot_overopt, plot_rewards
-from .bon import Panel, figure_png, readout_table
+from ..plots.overopt import overopt_series, plot_overopt, plot_rewards, rewards_series, rewards_title
+from .live import Panel, autoscale, live_figure, make_panel, readout_table, set_fill, set_label, set_line, show
 
 __all__ = ["overopt_panel"]
 
@@ -37,11 +35,29 @@ def overopt_panel(m: int = 100, noise: float = 0.1, capacity: int = 2, weight: f
                                 continuous_update=False),
         "seed": W.IntSlider(value=seed, min=0, max=50, step=1, description="seed", continuous_update=False),
     }
-    fig = Figure(figsize=(11, 3.8), layout="constrained")
+    fig = live_figure((11, 3.8))
     ax_r, ax_c = fig.subplots(1, 2)
     readout = W.HTML()
-    image = W.Image(format="png")
     state: dict = {}
+
+    def draw(res):
+        if not ax_r.lines:   # first update: the plot helpers draw; later ones set the same artists' data
+            plot_rewards(res, ax=ax_r)
+            plot_overopt(res, ax=ax_c)
+        lines, (x, area) = rewards_series(res)
+        set_fill(ax_r.collections[0], x, area)
+        for line, (lx, ly, _, _) in zip(ax_r.lines, lines):
+            set_line(line, ly, lx)
+        ax_r.set_title(rewards_title(res), fontsize=10)
+        autoscale(ax_r)
+        for line, (lx, ly, label, _) in zip(ax_c.lines, overopt_series(res)):
+            if ly is None:
+                line.set_xdata(lx)
+            else:
+                set_line(line, ly, lx)
+            set_label(ax_c, line, label)
+        autoscale(ax_c, x=True)
+        show(fig)
 
     def update(*_):
         w = float(controls["weight"].value)
@@ -49,11 +65,7 @@ def overopt_panel(m: int = 100, noise: float = 0.1, capacity: int = 2, weight: f
                       capacity=int(controls["capacity"].value), weights=(w, 1.0 - w), seed=int(controls["seed"].value))
         res = run_overopt(cfg, quantile=False)
         state["result"] = res
-        ax_r.clear()
-        ax_c.clear()
-        plot_rewards(res, ax=ax_r)
-        plot_overopt(res, ax=ax_c)
-        image.value = figure_png(fig)
+        draw(res)
         sp = res.space
         readout.value = readout_table([
             ("best_n_true", "best N (exact gold, on the N grid)", f"{res.best_n_true}"),
@@ -69,8 +81,5 @@ def overopt_panel(m: int = 100, noise: float = 0.1, capacity: int = 2, weight: f
              f"{pairwise_accuracy(sp.ref_probs, sp.rewards, res.proxy.rewards):.3f}"),
         ])
 
-    for c in controls.values():
-        c.observe(update, names="value")
-    update()
-    widget = W.VBox([W.HBox(list(controls.values())[:3]), W.HBox(list(controls.values())[3:]), image, readout])
-    return Panel(controls, readout, image, fig, widget, update, state)
+    names = list(controls.values())
+    return make_panel(controls, readout, fig, [names[:3], names[3:]], update, state)

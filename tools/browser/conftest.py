@@ -2,8 +2,10 @@
 Debian's headless chromium driven by Playwright. Nothing here reaches beyond localhost."""
 from __future__ import annotations
 
+import json
 import os
 import pathlib
+import statistics
 import shutil
 import socket
 import subprocess
@@ -17,6 +19,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 NOTEBOOKS = pathlib.Path(os.environ.get("BONDLAB_BROWSER_NOTEBOOKS", ROOT / "notebooks"))
 ARTIFACTS = ROOT / "test-artifacts"
+LATENCIES: list = []   # one dict per slider move, filled by the tests, printed at the end
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
@@ -78,3 +81,33 @@ def browser():
         yield ctx
         ctx.close()
     shutil.rmtree(profile, ignore_errors=True)
+
+
+def _ms(v):
+    return "—" if v is None else f"{v:.0f}"
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The in-page latency of every slider move (key: one arrow-key step; drag: from mouse-up), and per
+    notebook the median and worst over its sliders (the figure's latency, or the readout's for a slider the
+    figure does not show). Printed, never asserted."""
+    if not LATENCIES:
+        return
+    w = terminalreporter.write_line
+    w("")
+    w("in-page latency, ms (figure: last frame drawn after the input; readout: last readout change)")
+    w(f"{'nb':<4}{'slider':<16}{'how':<6}{'figure':>8}{'readout':>9}")
+    for r in LATENCIES:
+        w(f"{r['notebook']:<4}{r['slider'][:15]:<16}{r['how']:<6}{_ms(r['figure_ms']):>8}{_ms(r['readout_ms']):>9}")
+    w(f"{'nb':<4}{'sliders':>8}{'key median':>12}{'key worst':>11}{'drag settle median':>20}{'drag worst':>12}")
+    for nb in sorted({r["notebook"] for r in LATENCIES}):
+        rows = [r for r in LATENCIES if r["notebook"] == nb]
+        answer = [(r["how"], r["figure_ms"] if r["figure_ms"] is not None else r["readout_ms"]) for r in rows]
+        key = [t for how, t in answer if how == "key" and t is not None]
+        drag = [t for how, t in answer if how == "drag" and t is not None]
+        sliders = len({r["slider"] for r in rows})
+        stats = [_ms(statistics.median(x)) if x else "—" for x in (key,)] + [_ms(max(key)) if key else "—"]
+        stats += [_ms(statistics.median(drag)) if drag else "—", _ms(max(drag)) if drag else "—"]
+        w(f"{nb:<4}{sliders:>8}{stats[0]:>12}{stats[1]:>11}{stats[2]:>20}{stats[3]:>12}")
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "browser-latency.json").write_text(json.dumps(LATENCIES, indent=1))

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what `make test-browser` needs: Debian's chromium + chromium-driver (Playwright's own browser
-# download is not used) and the "browser" extra (voila, playwright) into the venv. Usage: setup.sh VENV_PYTHON
+# download is not used) and the "browser" extra (voila, playwright, ipympl) into the venv. Usage: setup.sh VENV_PYTHON
 set -euo pipefail
 PY="${1:-.venv/bin/python}"
 if [ ! -x /usr/bin/chromium ]; then
@@ -10,6 +10,6 @@ if [ ! -x /usr/bin/chromium ]; then
   $SUDO apt-get update -q
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends chromium chromium-driver
 fi
-if ! "$PY" -c "import voila, playwright" 2>/dev/null; then
+if ! "$PY" -c "import voila, playwright, ipympl" 2>/dev/null; then
   "$PY" -m pip install -q -e ".[browser]"
 fi

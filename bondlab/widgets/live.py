@@ -1,0 +1,185 @@
+"""What every notebook panel shares: a figure drawn in the page by ipympl and updated in place, a readout
+table, and updates that coalesce so a fast drag computes only the latest value.
+
+A panel's callback never clears an axes or re-plots: the first update draws with the plot helpers of
+:mod:`bondlab.plots`, the layout is computed once (constrained layout, then frozen), and later updates set the
+artists' data (:func:`set_line`, :func:`set_label`, :func:`set_fill`) and ask for a frame
+(:func:`bondlab.widgets.frames.show`, re-exported here): it blits over a cached background and ipympl sends
+the browser only the pixels that changed.
+"""
+from __future__ import annotations
+
+import asyncio
+import io
+import warnings
+from dataclasses import dataclass, field
+
+import ipywidgets as W
+import numpy as np
+from matplotlib.figure import Figure
+
+from .frames import autoscale, blit_frame, set_limits, show
+
+__all__ = ["Panel", "Latest", "FigureImage", "live_figure", "freeze_layout", "figure_png", "readout_table",
+           "set_line", "set_label", "set_fill", "autoscale", "set_limits", "show", "blit_frame", "make_panel"]
+
+
+def figure_png(fig: Figure, dpi: int = 80) -> bytes:
+    """Render a matplotlib figure to PNG bytes (no pyplot, no display needed)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def readout_table(rows) -> str:
+    """HTML table from ``(key, label, value)`` rows; each value cell has ``id=key`` so tests can read it."""
+    cells = "".join(f'<tr><th style="text-align:left;padding-right:1em">{label}</th>'
+                    f'<td id="{key}" style="text-align:right">{value}</td></tr>' for key, label, value in rows)
+    return f"<table>{cells}</table>"
+
+
+class FigureImage:
+    """The panel's figure as PNG bytes, rendered when ``.value`` is read (the page gets ipympl's frames instead)."""
+
+    def __init__(self, fig: Figure):
+        self.fig = fig
+
+    @property
+    def value(self) -> bytes:
+        return figure_png(self.fig)
+
+
+def live_figure(figsize, dpi: int = 80) -> Figure:
+    """A figure whose canvas is ipympl's widget (no ``%matplotlib widget`` needed): it lives in the page and
+    redraws there on ``fig.canvas.draw_idle()``. Constrained layout until :func:`freeze_layout`."""
+    try:
+        from ipympl.backend_nbagg import Canvas, FigureManager
+    except ImportError as e:   # pragma: no cover - ipympl is in the notebooks and dev extras
+        raise ImportError("the notebook panels draw through ipympl: pip install 'bondlab[notebooks]'") from e
+    fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
+    canvas = Canvas(fig)
+    with warnings.catch_warnings():   # ipympl's Toolbar passes traitlets an argument it deprecates
+        warnings.simplefilter("ignore", DeprecationWarning)
+        FigureManager(canvas, 0)      # ipympl's frame sender; no pyplot figure registry involved
+    canvas.header_visible = canvas.footer_visible = canvas.toolbar_visible = False
+    canvas.resizable = False
+    canvas.capture_scroll = False
+    return fig
+
+
+def freeze_layout(fig: Figure) -> None:
+    """Compute the constrained layout once for the current artists, then keep the axes where they are."""
+    fig.draw_without_rendering()
+    fig.set_layout_engine("none")
+
+
+def set_line(line, y, x=None) -> None:
+    """New data for a Line2D in place (x kept unless given)."""
+    if x is None:
+        line.set_ydata(np.asarray(y, dtype=np.float64))
+    else:
+        line.set_data(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+
+
+def set_label(ax, artist, label: str) -> None:
+    """A new label for ``artist`` and for its entry in ``ax``'s legend (same order as the legend's handles)."""
+    old = artist.get_label()
+    artist.set_label(label)
+    leg = ax.get_legend()
+    if leg is None:
+        return
+    for text in leg.get_texts():
+        if text.get_text() == old:
+            text.set_text(label)
+            return
+
+
+def set_fill(fill, x, y) -> None:
+    """New outline for a ``fill_between`` area from 0 to ``y`` over ``x`` (same style, same legend entry)."""
+    fill.set_data(np.asarray(x, dtype=np.float64), 0.0, np.asarray(y, dtype=np.float64))
+
+
+def _kernel_loop():
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+class Latest:
+    """Coalesces rapid control changes so that only the latest values are computed.
+
+    ``request()`` (the observer of every control) marks the panel stale. With no running event loop (a
+    script, a test, a headless benchmark) it runs ``fn`` at once. In a kernel it schedules one ``flush()``
+    ``delay`` seconds later and moves that time on each new request, so a drag's burst of messages becomes
+    one computation with the last values. A request made while ``fn`` runs makes ``fn`` run once more after.
+    ``requests`` and ``runs`` count both, for tests and benchmarks.
+    """
+
+    def __init__(self, fn, delay: float = 0.02):
+        if not callable(fn):
+            raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+        if not (delay >= 0):
+            raise ValueError(f"delay must be >= 0 seconds, got {delay!r}")
+        self.fn, self.delay = fn, float(delay)
+        self.pending = self.running = False
+        self.handle = None
+        self.requests = self.runs = 0
+
+    def request(self, *_) -> None:
+        self.requests += 1
+        self.pending = True
+        if self.running:
+            return
+        loop = _kernel_loop()
+        if loop is None:
+            self.flush()
+            return
+        if self.handle is not None:
+            self.handle.cancel()
+        self.handle = loop.call_later(self.delay, self.flush)
+
+    def flush(self) -> None:
+        """Run ``fn`` now if a request is pending (again while requests arrive during it)."""
+        if self.handle is not None:
+            self.handle.cancel()
+            self.handle = None
+        while self.pending and not self.running:
+            self.pending, self.running = False, True
+            try:
+                self.fn()
+                self.runs += 1
+            finally:
+                self.running = False
+
+
+@dataclass
+class Panel:
+    """A notebook panel: controls in ``controls``, an HTML ``readout``, a matplotlib ``fig`` drawn in the
+    page by ipympl (``image.value`` renders it to PNG on demand); ``widget`` is the box to display and
+    ``update()`` redraws from the controls at once; ``flush()`` runs an update that is still pending."""
+    controls: dict            # name -> ipywidget
+    readout: W.HTML           # the numbers, as an HTML table
+    image: FigureImage        # the figure as PNG, for tests and saving
+    fig: Figure               # the figure itself (its axes hold the plotted data)
+    widget: W.Box             # what a notebook displays
+    update: object            # callable redrawing from the current control values
+    state: dict = field(default_factory=dict)  # the latest inputs (e.g. the current Space)
+    latest: Latest | None = None
+
+    def flush(self) -> None:
+        if self.latest is not None:
+            self.latest.flush()
+
+
+def make_panel(controls: dict, readout: W.HTML, fig: Figure, rows: list, update, state: dict,
+               delay: float = 0.02) -> Panel:
+    """Wire ``update`` to every control through :class:`Latest`, run it once, freeze the layout and box
+    ``rows`` (lists of controls) above the figure and the readout."""
+    latest = Latest(update, delay)
+    for c in controls.values():
+        c.observe(latest.request, names="value")
+    update()
+    freeze_layout(fig)
+    widget = W.VBox([W.HBox(r) for r in rows] + [fig.canvas, readout])
+    return Panel(controls, readout, FigureImage(fig), fig, widget, update, state, latest)

@@ -1,0 +1,135 @@
+"""What every panel shares (bondlab.widgets.live): updates change the artists already drawn, in place, with
+the layout fixed after the first draw, and rapid control changes coalesce so only the latest is computed."""
+import asyncio
+
+import numpy as np
+import pytest
+
+from bondlab.widgets.bon import bon_panel
+from bondlab.widgets.distill import distill_panel
+from bondlab.widgets.live import Latest
+from bondlab.widgets.overopt import overopt_panel
+from bondlab.widgets.quantiles import quantile_panel
+from helpers import readout
+
+
+def artists(panel):
+    return [(id(ax), [id(a) for a in ax.lines + ax.collections + ax.texts], ax.get_position().bounds)
+            for ax in panel.fig.axes]
+
+
+@pytest.mark.parametrize("make, name, value", [
+    (lambda: bon_panel(), "n", 64.0), (lambda: bon_panel(), "weight", 0.2),
+    (lambda: quantile_panel(), "k", 40), (lambda: overopt_panel(), "m", 300),
+    (lambda: distill_panel(steps=20), "beta", 0.9)])
+def test_update_sets_data_on_the_same_artists_with_a_fixed_layout(make, name, value):
+    panel = make()
+    before = artists(panel)
+    ys = [np.array(ln.get_ydata(), dtype=float).copy() for ax in panel.fig.axes for ln in ax.lines]
+    panel.controls[name].value = value
+    assert artists(panel) == before     # same axes, same Line2D / collections / texts, same positions
+    after = [np.asarray(ln.get_ydata(), dtype=float) for ax in panel.fig.axes for ln in ax.lines]
+    assert any(a.shape != b.shape or not np.allclose(a, b) for a, b in zip(after, ys))
+
+
+def test_the_legend_follows_a_changed_label():
+    panel = bon_panel(n=8)
+    panel.controls["n"].value = 32.0
+    texts = [t.get_text() for t in panel.fig.axes[0].get_legend().get_texts()]
+    assert any("N=32" in t for t in texts) and not any("N=8" in t for t in texts)
+
+
+def test_without_an_event_loop_each_request_runs_at_once():
+    seen = []
+    latest = Latest(lambda: seen.append(len(seen)))
+    latest.request()
+    latest.request()
+    assert seen == [0, 1] and latest.runs == 2 and latest.requests == 2
+
+
+def test_in_a_kernel_loop_a_burst_of_requests_computes_the_latest_value_once():
+    panel = bon_panel(n=8)
+    calls = []
+    inner = panel.latest.fn
+    panel.latest.fn = lambda: (calls.append(float(panel.controls["n"].value)), inner())
+
+    async def drag():
+        for e in np.arange(3.05, 3.55, 0.05):     # ten slider steps arriving faster than the debounce delay
+            panel.controls["n"].value = 2.0 ** e
+        assert calls == []                         # nothing computed yet: the flush is scheduled
+        await asyncio.sleep(panel.latest.delay + 0.2)
+
+    asyncio.run(drag())
+    assert calls == [pytest.approx(2.0 ** 3.5)]    # one computation, with the last value
+    assert readout(panel)["n"] == pytest.approx(2.0 ** 3.5, rel=1e-3)
+
+
+def test_a_request_during_an_update_runs_it_once_more():
+    latest = None
+    seen = []
+
+    def fn():
+        seen.append(1)
+        if len(seen) == 1:
+            latest.request()   # e.g. a callback that moves another control
+
+    latest = Latest(fn)
+    latest.request()
+    assert len(seen) == 2 and latest.runs == 2
+
+
+@pytest.mark.parametrize("kwargs, match", [(dict(fn=None), "fn"), (dict(fn=print, delay=-1), "delay")])
+def test_bad_arguments(kwargs, match):
+    with pytest.raises((TypeError, ValueError), match=match):
+        Latest(**kwargs)
+
+
+def _pixels(fig):
+    return np.asarray(fig.canvas.get_renderer().buffer_rgba()).copy()
+
+
+def _off_frame(fig, differ):
+    """How many of the ``differ`` pixels lie more than 4 px from every axes' frame (where data and spines
+    cross) and from every legend's frame (anti-aliased edges)."""
+    h, keep = differ.shape[0], np.ones_like(differ)
+    boxes = [ax.bbox.extents for ax in fig.axes]
+    boxes += [ax.get_legend().get_window_extent().extents for ax in fig.axes if ax.get_legend() is not None]
+    for x0, y0, x1, y1 in boxes:
+        for x in (x0, x1):
+            keep[max(int(h - y1) - 4, 0):int(h - y0) + 5, max(int(x) - 4, 0):int(x) + 5] = False
+        for y in (y0, y1):
+            keep[max(int(h - y) - 4, 0):int(h - y) + 5, max(int(x0) - 4, 0):int(x1) + 5] = False
+    return int((differ & keep).sum())
+
+
+@pytest.mark.parametrize("make, name, values", [
+    (lambda: bon_panel(), "weight", (0.55, 0.5)), (lambda: quantile_panel(), "k", (17, 18)),
+    (lambda: distill_panel(steps=20), "beta", (0.55, 0.6)), (lambda: bon_panel(), "n", (20.0, 300.0))])
+def test_a_blitted_frame_shows_what_a_full_draw_shows(make, name, values):
+    """With a page attached, frames reuse the drawn background; the picture must be a full Agg draw's,
+    pixel for pixel, except where data cross the axes' frame (drawn over it, not under it) and on the
+    anti-aliased edge of a legend (drawn over data that a full draw puts under the spines)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from bondlab.widgets.frames import blit_frame
+    panel = make()
+    panel.fig.canvas.syncing_data_url = False      # as when ipympl's front end has said it is there
+    blit_frame(panel.fig)
+    for v in values:
+        panel.controls[name].value = v              # the update blits (live.show)
+        blit_frame(panel.fig)
+        blitted = _pixels(panel.fig)
+        FigureCanvasAgg.draw(panel.fig.canvas)
+        full = _pixels(panel.fig)
+        differ = (blitted != full).any(-1)
+        assert _off_frame(panel.fig, differ) == 0
+    assert blit_frame(panel.fig)                    # nothing moved: the background is reused
+
+
+def test_iterative_markers_and_their_labels_move_together():
+    from bondlab.widgets.iterative import iterative_panel
+    panel = iterative_panel(period=10, jbond_steps=10)
+    panel.controls["n"].value = 4
+    ax = panel.fig.axes[0]
+    for line, text in zip(ax.lines[1:4], ax.texts):
+        assert text.get_text() in ("BoN 4", "BoN 16", "BoN 64")
+        assert text.xyann[1] == text.xy[1] == line.get_ydata()[0]
