@@ -51,3 +51,16 @@ def test_bad_arguments(args, err):
 def test_jbond_button_needs_the_panel():
     with pytest.raises(ValueError, match="panel"):
         jbond_train_button(object(), None, TOK, [""], reward_fn)
+
+
+def test_a_failing_run_is_reported_under_ipython_too():
+    """Inside a kernel, ipywidgets' Output swallows an exception raised in its ``with`` block; the button
+    must still report the error rather than read a result that was never made."""
+    from IPython.testing.globalipapp import get_ipython
+    assert get_ipython() is not None
+
+    def train():
+        raise ValueError("lr must be > 0, got -1")
+    box = train_button(train)
+    box.click()
+    assert "ValueError: lr must be &gt; 0" in box.status.value and "result" not in box.state

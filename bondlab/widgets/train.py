@@ -45,17 +45,22 @@ def train_button(train, describe=str, description: str = "train") -> TrainButton
         button.disabled = True
         status.value = "training…"
         output.clear_output()
+        error = None
         try:
             with output:   # tqdm.auto draws its bar here
-                result = train()
-        except Exception as e:   # the notebook keeps running; the error is shown where the person looks
-            status.value = f"<b>training failed:</b> {html.escape(f'{type(e).__name__}: {e}')}"
-            box.state["error"] = e
-        else:
-            box.state["result"] = result
-            status.value = html.escape(describe(result))
+                try:       # caught inside: under IPython, Output.__exit__ would swallow the exception itself
+                    box.state["result"] = train()
+                except Exception as e:   # the notebook keeps running; the error is shown where the person looks
+                    error = e
         finally:
             button.disabled = False
+        if error is not None:
+            box.state.pop("result", None)
+            box.state["error"] = error
+            status.value = f"<b>training failed:</b> {html.escape(f'{type(error).__name__}: {error}')}"
+        else:
+            box.state.pop("error", None)
+            status.value = html.escape(describe(box.state["result"]))
 
     button.on_click(on_click)
     return box
