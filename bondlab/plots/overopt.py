@@ -41,7 +41,7 @@ def plot_rewards(res, *, ax=None):
 def plot_overopt(res, *, ax=None, show_rl: bool = True, show_fit: bool = True, others: dict | None = None):
     """Gold and proxy (gold units) reward gain against d = sqrt KL for Best-of-N on the proxy, the
     KL-regularised optimum, Gao et al.'s fitted forms, and the best N, true and from the fit.
-    ``others`` maps a label to more :class:`bondlab.overopt.Curves` (e.g. BOND policies), drawn as markers."""
+    ``others`` maps a label to more :class:`bondlab.reward_curves.Curves` (e.g. BOND policies), drawn as markers."""
     ax = _ax(ax)
     g0 = res.extra["gold_ref"]
     a, b = res.calib
