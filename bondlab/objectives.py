@@ -139,8 +139,19 @@ def backward_bond_loss(logp: torch.Tensor, logp_anchor: torch.Tensor, log_p_le_h
 
 
 def jeffreys_bond_loss(logp_best, logp, logp_anchor, log_p_le_hat, n: float, beta: float, **kw) -> torch.Tensor:
-    """J_beta = (1 - beta) forward + beta backward (Sessa et al. 2024, eq. 9); beta = 0.5 in the paper."""
+    """J_beta = (1 - beta) forward + beta backward (Sessa et al. 2024, eq. 9); beta = 0.5 in the paper.
+
+    :func:`forward_bond_loss` on ``logp_best`` plus :func:`backward_bond_loss` on the rest (``kw`` goes to
+    it); the toy trainer's sampled step (:class:`bondlab.train.BondStep`) is this loss. A term whose weight
+    is 0 is not evaluated (a weight 0 must not meet an inf), so at beta = 0 the backward inputs, and at
+    beta = 1 ``logp_best``, may be None: no samples need be drawn for them.
+    """
     beta = V.unit_interval(beta, "beta")
+    n = V.n_real(n)
+    if beta == 0:
+        return (1 - beta) * forward_bond_loss(logp_best)
+    if beta == 1:
+        return beta * backward_bond_loss(logp, logp_anchor, log_p_le_hat, n, **kw)
     return (1 - beta) * forward_bond_loss(logp_best) + beta * backward_bond_loss(logp, logp_anchor, log_p_le_hat, n, **kw)
 
 

@@ -152,17 +152,19 @@ class BondStep:
             self.qmodel, self.qfeats, _ = fit_quantile_model(self.anchor_probs, self.space.rewards, qcfg)
 
     def loss(self, policy: Policy) -> torch.Tensor:
+        """J_beta to the anchor's Best-of-n: its exact expectation (:func:`bondlab.objectives.jeffreys_exact`) or
+        the paper's sampled surrogate (:func:`bondlab.objectives.jeffreys_bond_loss`)."""
         cfg, beta = self.cfg, self.beta
         if cfg.gradient == "exact":
             return O.jeffreys_exact(policy.log_probs(), self.log_target, beta)
-        total = torch.zeros((), dtype=torch.float64)
+        logp_best = logp = logp_anchor = log_p_hat = None   # a term of weight 0 draws no samples
         if beta < 1:   # forward: SFT on true Best-of-n samples of the anchor
             y_best = torch.from_numpy(sample_bon(self.anchor_probs, self.space.rewards, V.n_int(self.n), cfg.batch, self.rng))
-            total = total + (1 - beta) * O.forward_bond_loss(policy.log_prob(y_best))
+            logp_best = policy.log_prob(y_best)                                            # (B,)
         if beta > 0:   # backward: policy gradient with reward (N-1) log p_hat_le - log(pi / pi_anchor)
             y = policy.sample(cfg.batch, self.gen)                                         # (B,)
-            total = total + beta * O.backward_bond_loss(policy.log_prob(y), self.log_anchor[y], self.log_p_hat(y), self.n)
-        return total
+            logp, logp_anchor, log_p_hat = policy.log_prob(y), self.log_anchor[y], self.log_p_hat(y)
+        return O.jeffreys_bond_loss(logp_best, logp, logp_anchor, log_p_hat, self.n, beta)
 
     def log_p_hat(self, y: torch.Tensor) -> torch.Tensor:
         """(B,) log p_hat_le(y) under the anchor: exact, Monte Carlo (k shared samples, clamp 1/(2k)) or learned."""

@@ -80,7 +80,7 @@ def overopt_series(res, *, show_rl: bool = True, show_fit: bool = True, others: 
 def plot_overopt(res, *, ax=None, show_rl: bool = True, show_fit: bool = True, others: dict | None = None):
     """Gold and proxy (gold units) reward gain against d = sqrt KL for Best-of-N on the proxy, the
     KL-regularised optimum, Gao et al.'s fitted forms, and the best N, true and from the fit.
-    ``others`` maps a label to more :class:`bondlab.overopt.Curves` (e.g. BOND policies), drawn as markers."""
+    ``others`` maps a label to more :class:`bondlab.reward_curves.Curves` (e.g. BOND policies), drawn as markers."""
     ax = _ax(ax)
     for x, y, label, style in overopt_series(res, show_rl=show_rl, show_fit=show_fit, others=others):
         style = dict(style)
