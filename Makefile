@@ -41,7 +41,7 @@ bench: install
 # The site shows each notebook as run in full mode, from docs/notebooks/ (committed executed copies, keyed by a
 # hash of the notebook's cells): `make docs` runs only the notebooks changed since their copy was made.
 docs-deps: install
-	$(BIN)/python -c "import mkdocs, material, mkdocs_jupyter, mathjax" 2>/dev/null || $(BIN)/python -m pip install -q -e ".[docs]"
+	$(BIN)/python -c "import mkdocs, material, mkdocs_jupyter, mathjax, mkdocstrings, mkdocstrings_handlers.python, ruff" 2>/dev/null || $(BIN)/python -m pip install -q -e ".[docs]"
 
 docs: docs-deps
 	$(BIN)/python tools/docs_notebooks.py

@@ -1,8 +1,10 @@
 """The docs site: every `bondlab.xxx.yyy` name in docs/ resolves by import, the nav lists every notebook
 and only files that exist, and the numbers printed in the theory tables match the library."""
 import importlib
+import importlib.util
 import pathlib
 import re
+import textwrap
 
 import numpy as np
 import pytest
@@ -132,3 +134,95 @@ def test_jbond_table_matches_the_reward_mean():
         r1, r2 = torch.rand(m, generator=g, dtype=torch.float64), torch.rand(m, generator=g, dtype=torch.float64)
         mean = jbond_reward(torch.full((m,), float(pi), dtype=torch.float64), r1, r2).mean().item()
         assert mean == pytest.approx(-np.log(16) * (1 - pi) ** 2, abs=0.02)
+
+
+# The API reference (docs/api/*.md): mkdocstrings renders each `::: bondlab.module` directive from the source.
+# These checks read the directives, not the built site, so they cost no mkdocs build; `make docs` builds it.
+API = DOCS / "api"
+DIRECTIVE = re.compile(r"^::: *(bondlab(?:\.\w+)*) *\n((?:(?: {4}.*)?\n)*)", re.M)
+# Modules with no API page, and why: the CLI is documented by --help; plots and widgets by the notebooks;
+# outputs (strict JSON / atomic writes) and student (exercise copies) serve the commands, not the reader.
+NOT_IN_API = ("bondlab.cli", "bondlab.commands", "bondlab.plots", "bondlab.widgets", "bondlab.outputs",
+              "bondlab.student")
+
+
+def _directives():
+    """{module: options dict} for every `::: module` directive in docs/api/ (options from its indented block)."""
+    out = {}
+    for page in sorted(API.glob("*.md")):
+        for m in DIRECTIVE.finditer(page.read_text()):
+            block = yaml.safe_load(textwrap.dedent(m.group(2))) or {}
+            assert m.group(1) not in out, f"{m.group(1)} is rendered twice (docs/api/{page.name})"
+            out[m.group(1)] = block.get("options", {})
+    return out
+
+
+def _covers(directives, module):
+    """The directive that renders `module`: its own, or a parent's with show_submodules."""
+    parts = module.split(".")
+    for i in range(len(parts), 0, -1):
+        opts = directives.get(".".join(parts[:i]))
+        if opts is not None and (i == len(parts) or opts.get("show_submodules")):
+            return opts
+    return None
+
+
+def _modules():
+    """Every bondlab module, by its file (nothing imported): bondlab.lm.model, bondlab.hf, ..."""
+    pkg = ROOT / "bondlab"
+    for f in sorted(pkg.rglob("*.py")):
+        parts = ("bondlab", *f.relative_to(pkg).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        if not any(p.startswith("_") for p in parts):
+            yield ".".join(parts)
+
+
+def test_api_reference_is_in_the_nav():
+    listed = {f for f in _nav_files(_config()["nav"]) if f.startswith("api/")}
+    assert listed == {f"api/{p.name}" for p in API.glob("*.md")}
+    assert len(listed) >= 10, "one page per part: bon, theory, divergences, quantiles, objectives, ... hf"
+
+
+def test_every_top_level_export_is_in_the_api_reference():
+    import bondlab
+    directives = _directives()
+    missing = []
+    for name in bondlab.__all__:
+        if name == "__version__":
+            continue
+        module = getattr(bondlab, name).__module__
+        opts = _covers(directives, module)
+        members = None if opts is None else opts.get("members")
+        exported = name in getattr(importlib.import_module(module), "__all__", [name])   # `filters: public`
+        if opts is None or members is False or (isinstance(members, list) and name not in members) or not exported:
+            missing.append(f"{name} ({module})")
+    assert not missing, f"not rendered by any `::: module` directive in docs/api/: {missing}"
+    assert len(bondlab.__all__) >= 25
+
+
+def test_every_module_has_an_api_page():
+    directives = _directives()
+    modules = list(_modules())
+    assert "bondlab.lm.model" in modules and "bondlab.hf.train" in modules
+    uncovered = [m for m in modules if not m.startswith(NOT_IN_API) and _covers(directives, m) is None]
+    assert not uncovered, f"add a `::: module` directive to a page in docs/api/ for: {uncovered}"
+    unknown = [d for d in directives if d not in modules]
+    assert not unknown, f"docs/api/ renders modules that do not exist: {unknown}"
+    for module, opts in directives.items():   # an explicit member list names only what the module has
+        for name in opts.get("members") or []:
+            assert hasattr(importlib.import_module(module), name), f"{module} has no {name} (docs/api/)"
+
+
+def test_hook_drops_sphinx_roles_on_api_pages_only():
+    if importlib.util.find_spec("mkdocs") is None:
+        pytest.skip("the docs extra is not installed (make docs installs it)")
+    from types import SimpleNamespace
+    spec = importlib.util.spec_from_file_location("mkdocs_hooks", ROOT / "tools" / "mkdocs_hooks.py")
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    html = "see :func:<code>bondlab.bon.bon_probs</code> and :mod:<code>bondlab.jbond</code>; a :b: ratio"
+    page = lambda uri: SimpleNamespace(file=SimpleNamespace(src_uri=uri))   # noqa: E731
+    assert hooks.on_page_content(html, page("api/bon.md"), None, None) == \
+        "see <code>bondlab.bon.bon_probs</code> and <code>bondlab.jbond</code>; a :b: ratio"
+    assert hooks.on_page_content(html, page("theory/bon.md"), None, None) == html
