@@ -36,8 +36,8 @@ from .jbond import JBondConfig, quantile_target, text_reward, train_jbond
 from .metrics import EVAL_KEYS, evaluate, quantile_against, ref_pool, score, texts_of
 from .reinforce import ReinforceConfig, train_reinforce
 
-__all__ = ["DemoConfig", "DemoResult", "Stage", "plan", "run_demo", "run_exact", "format_table", "front_table",
-           "best_reward_within", "write_outputs", "METHOD_KEYS", "BON_NS", "BETA_RLS"]
+__all__ = ["DemoConfig", "DemoResult", "Stage", "plan", "reinforce_budget", "run_demo", "run_exact",
+           "format_table", "front_table", "best_reward_within", "write_outputs", "METHOD_KEYS", "BON_NS", "BETA_RLS"]
 
 METHOD_KEYS = ("reward", "kl", "quantile", "wall_s", "samples_per_prompt")
 BON_NS = (2, 4, 8, 16)
