@@ -13,7 +13,7 @@ stale and is run again. The hash covers the notebook, not the library: after a c
 the figures, run ``make docs-execute``.
 
 To keep the copies small and the site static, each slider panel's output (an ipywidgets view, which needs a
-kernel) is replaced by what the panel showed when it was created: its controls and values as one line, its
+kernel) is replaced by what the panel showed at the end of the run (SNAPSHOT): its controls and values as one line, its
 figure as a PNG and its readout as HTML (:func:`static_widgets`); the widget state is then dropped.
 """
 from __future__ import annotations
@@ -82,6 +82,11 @@ def _render(model_id: str, models: dict, controls: list, outputs: list) -> None:
     if "children" in st:                                       # VBox, HBox, Box
         for child in st["children"]:
             _render(child.removeprefix("IPY_MODEL_"), models, controls, outputs)
+    elif name == "MPLCanvasModel":                             # an ipympl figure: the PNG SNAPSHOT stored
+        data = st.get("_data_url")
+        if data:
+            data = data.split(",", 1)[1] if data.startswith("data:") else data
+            outputs.append({"output_type": "display_data", "metadata": {}, "data": {"image/png": data}})
     elif name == "ImageModel":
         data = _buffer(model, "value")
         if data:
@@ -124,6 +129,24 @@ def static_widgets(nb: dict) -> dict:
     return nb
 
 
+# Run after the notebook's last cell, in its kernel: an ipympl figure (bondlab.widgets.live) is drawn only in a
+# page, and there is none here, so each one's PNG is stored in its canvas's _data_url (ipympl's own trait for a
+# page-less picture); the widget state then carries it to static_widgets. The cell is removed afterwards.
+SNAPSHOT = """\
+import base64 as _b64, io as _io
+from ipywidgets.widgets.widget import _instances as _widgets
+try:
+    from ipympl.backend_nbagg import Canvas as _Canvas
+except ImportError:
+    _Canvas = ()
+for _w in list(_widgets.values()):
+    if _Canvas and isinstance(_w, _Canvas):
+        _png = _io.BytesIO()
+        _w.figure.savefig(_png, format="png", dpi=_w.figure.dpi)
+        _w._data_url = _b64.b64encode(_png.getvalue()).decode("ascii")
+"""
+
+
 def execute(path: pathlib.Path, threads: int = 2, timeout: int = 3600) -> dict:
     """Run notebook ``path`` top to bottom in full mode in a fresh kernel; returns the executed notebook.
     Raises RuntimeError naming the first failing cell."""
@@ -137,12 +160,14 @@ def execute(path: pathlib.Path, threads: int = 2, timeout: int = 3600) -> dict:
     env.update(BONDLAB_SMOKE="0", OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads),
                OPENBLAS_NUM_THREADS=str(threads))
     nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(SNAPSHOT))
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", store_widget_state=True,
                             resources={"metadata": {"path": str(path.parent)}})
     try:
         client.execute(env=env)
     except CellExecutionError as e:
         raise RuntimeError(f"{path.name} failed: {str(e).splitlines()[0] if str(e) else e!r}") from e
+    nb.cells.pop()                         # the SNAPSHOT cell
     return json.loads(nbformat.writes(nb))
 
 
