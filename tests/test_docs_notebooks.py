@@ -101,6 +101,34 @@ def test_static_widgets_snapshot_of_a_real_widget_state():
         w.close()
 
 
+def test_static_widgets_snapshot_of_a_live_ipympl_panel():
+    """A panel drawn by ipympl (bondlab.widgets.live) has no PNG until the SNAPSHOT cell stores one in its
+    canvas's _data_url; the widget state then carries that picture, and static_widgets shows it."""
+    W = pytest.importorskip("ipywidgets")
+    pytest.importorskip("ipympl")
+    from ipywidgets.embed import embed_data
+    from bondlab.widgets.live import live_figure
+    fig = live_figure((3, 2))
+    fig.add_subplot().plot([0, 1], [1, 0])
+    namespace = {}
+    exec(dn.SNAPSHOT, namespace)                   # what the kernel runs after the notebook's last cell
+    box = W.VBox([fig.canvas, W.HTML("<b>readout</b>")])
+    data = embed_data(views=[box])
+    nb = {"cells": [{"cell_type": "code", "id": "c", "metadata": {}, "source": "panel.widget", "execution_count": 1,
+                     "outputs": [{"output_type": "display_data", "metadata": {},
+                                  "data": {dn.WIDGET_VIEW: data["view_specs"][0], "text/plain": "VBox(...)"}}]}],
+          "metadata": {"widgets": {dn.WIDGET_STATE: data["manager_state"]}}}
+    [_, image, readout] = dn.static_widgets(nb)["cells"][0]["outputs"]
+    import io
+    from matplotlib.image import imread
+    pixels = imread(io.BytesIO(base64.b64decode(image["data"]["image/png"])), format="png")
+    w, h = (fig.get_size_inches() * fig.dpi).round().astype(int)
+    assert pixels.shape[:2] == (h, w) and pixels[..., :3].std() > 0         # the figure, with a line drawn on it
+    assert readout["data"]["text/html"] == "<b>readout</b>"
+    for w in [box, *box.children]:
+        w.close()
+
+
 def test_the_site_serves_its_own_mathjax():
     cfg = yaml.safe_load((ROOT / "mkdocs.yml").read_text().replace("!ENV", ""))
     scripts = cfg["extra_javascript"]
