@@ -66,7 +66,12 @@ def grid_mixture(k: int = 101, weights=(0.6, 0.4), means=(-0.4, 0.4), scales=(0.
         raise ValueError(f"reward must be one of {REWARD_SHAPES}, got {reward!r}")
     x = np.linspace(-1, 1, k)
     dens = np.exp(-0.5 * ((x[:, None] - means[None, :]) / scales[None, :]) ** 2) / scales[None, :]  # (k, M)
-    comp = dens / dens.sum(axis=0, keepdims=True)
+    mass = dens.sum(axis=0)                                                                           # (M,)
+    if not np.all(np.isfinite(mass) & (mass > 0)):   # a far-off mean or a tiny scale: 0/0 or inf/inf below
+        i = int(np.flatnonzero(~(np.isfinite(mass) & (mass > 0)))[0])
+        raise ValueError(f"means[{i}] = {means[i]:g} with scales[{i}] = {scales[i]:g} puts no representable mass "
+                         f"on the {k} grid points in [-1, 1]; move the mean closer or widen the scale")
+    comp = dens / mass[None, :]
     p = comp @ (w / w.sum())
     p /= p.sum()
     return Space(x, p, reward_shape(x, reward), name=f"mixture/{reward}",

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 import bondlab as bl
-from bondlab.spaces import REWARD_SHAPES
+from bondlab.spaces import REWARD_SHAPES, grid_mixture
 
 
 def test_grid_mixture_is_the_weighted_mixture():
@@ -33,3 +33,11 @@ def test_bad_input():
         bl.reward_shape([0.0], "cubic")
     with pytest.raises(ValueError, match="scales"):
         bl.grid_mixture(scales=(0.0, 1.0))
+
+
+@pytest.mark.parametrize("means, scales", [((7.0, 7.0), (0.2, 0.15)), ((-0.4, 0.4), (0.2, 1e-320))])
+def test_grid_mixture_refuses_a_component_with_no_mass_on_the_grid(means, scales):
+    """A mean far outside [-1, 1] (its Gaussian underflows to 0 everywhere) or a subnormal scale (1/scale
+    overflows) would give 0/0 or inf/inf: a ValueError naming means and scales, never a NaN law."""
+    with pytest.raises(ValueError, match=r"means\[\d\].*scales\[\d\]"):
+        grid_mixture(means=means, scales=scales)
