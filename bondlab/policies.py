@@ -1,15 +1,15 @@
 """Policy families on a finite outcome space: a full softmax (tabular) and a restricted, unimodal family.
 
-Both expose the interface the objectives need at either scale (design note, "one idea, two scales"):
+Both satisfy :class:`bondlab.policy.Policy`, the interface of every trainer at every scale (a toy space has
+one empty prompt, so ``prompts`` is the number of draws), and add the whole law for the exact path:
 
     policy.log_probs()              (K,)  log pi(y) for every outcome (the exact path sums over these)
     policy.sample(batch, generator) (B,)  outcome indices drawn from pi (the sampled path)
     policy.log_prob(samples)        (B,)  log pi(y_i), differentiable in the parameters
-    policy.anchor_copy()                  a frozen copy, the anchor pi_anchor of iterative BOND / J-BOND
-    anchor.ema_update_(policy, eta)       theta_a <- (1 - eta) theta_a + eta theta  (Sessa et al. 2024, Alg. 2)
+    policy.anchor()                       a frozen copy, the anchor pi_anchor of iterative BOND / J-BOND
+    anchor.ema_update_(policy, eta)       theta_a <- (1 - eta) theta_a + eta theta  (:mod:`bondlab.anchor`)
 
-The tiny GPT later satisfies the same interface with sequences instead of indices. Parameters are float64
-so the exact path agrees with finite differences to many digits.
+Parameters are float64 so the exact path agrees with finite differences to many digits.
 
 - :class:`TabularPolicy`: one logit per outcome; it can represent any law with full support, so it can
   match pi_BoN exactly under every objective.
@@ -27,14 +27,15 @@ import torch
 from torch import nn
 
 from . import _validate as V
+from .anchor import ema_
+from .configs import FAMILIES
 
-__all__ = ["Policy", "TabularPolicy", "GaussianPolicy", "make_policy", "FAMILIES"]
+__all__ = ["TablePolicy", "TabularPolicy", "GaussianPolicy", "make_policy", "FAMILIES"]
 
-FAMILIES = ("tabular", "gaussian")
 DTYPE = torch.float64
 
 
-class Policy(nn.Module, abc.ABC):
+class TablePolicy(nn.Module, abc.ABC):
     """Common code: sampling, per-sample log-probs, anchors and the EMA update. Subclasses define log_probs()."""
 
     @abc.abstractmethod
@@ -47,13 +48,17 @@ class Policy(nn.Module, abc.ABC):
             p = torch.softmax(self.log_probs(), dim=-1).numpy().astype(np.float64)
         return p / p.sum()
 
-    def log_prob(self, samples: torch.Tensor) -> torch.Tensor:
-        """(B,) log pi(y_i) for outcome indices ``samples`` (B,), differentiable."""
-        samples = torch.as_tensor(samples, dtype=torch.long)
+    def log_prob(self, prompts, samples: torch.Tensor | None = None) -> torch.Tensor:
+        """(B,) log pi(y_i) for outcome indices ``samples`` (B,), differentiable. The one (empty) prompt may
+        be left out: ``log_prob(samples)``."""
+        samples = torch.as_tensor(prompts if samples is None else samples, dtype=torch.long)
         return self.log_probs()[samples]
 
-    def sample(self, batch: int, generator: torch.Generator) -> torch.Tensor:
-        """(batch,) outcome indices drawn i.i.d. from pi with the given torch.Generator."""
+    def sample(self, batch, generator: torch.Generator) -> torch.Tensor:
+        """(batch,) outcome indices drawn i.i.d. from pi with the given torch.Generator (``batch``: a count,
+        or a sequence of prompts, one draw each)."""
+        if not isinstance(batch, (int, np.integer)) and hasattr(batch, "__len__"):
+            batch = len(batch)
         batch = V.positive_int(batch, "batch")
         if not isinstance(generator, torch.Generator):
             raise ValueError(f"generator must be a torch.Generator, got {type(generator).__name__}")
@@ -61,28 +66,19 @@ class Policy(nn.Module, abc.ABC):
             p = torch.softmax(self.log_probs(), dim=-1)
         return torch.multinomial(p, batch, replacement=True, generator=generator)
 
-    def anchor_copy(self) -> "Policy":
+    def anchor(self) -> "TablePolicy":
         """A frozen deep copy: the anchor pi_anchor (no gradients flow into it)."""
         a = copy.deepcopy(self)
         for prm in a.parameters():
             prm.requires_grad_(False)
         return a
 
-    @torch.no_grad()
-    def ema_update_(self, policy: "Policy", eta: float) -> "Policy":
-        """theta_a <- (1 - eta) theta_a + eta theta, in place (J-BOND anchor, Sessa et al. 2024, Alg. 2)."""
-        eta = V.unit_interval(eta, "eta")
-        for pa, p in zip(self.parameters(), policy.parameters()):
-            pa.mul_(1 - eta).add_(p.detach(), alpha=eta)
-        return self
-
-    @torch.no_grad()
-    def load_from_(self, policy: "Policy") -> "Policy":
-        """Hard anchor reset: copy every parameter of ``policy`` (iterative BOND, Sec. 4.3)."""
-        return self.ema_update_(policy, 1.0)
+    def ema_update_(self, policy: "TablePolicy", eta: float) -> "TablePolicy":
+        """theta_a <- (1 - eta) theta_a + eta theta, in place (:func:`bondlab.anchor.ema_`; eta = 1 copies)."""
+        return ema_(self, policy, eta)
 
 
-class TabularPolicy(Policy):
+class TabularPolicy(TablePolicy):
     """pi = softmax(logits), one logit per outcome: every law with full support is reachable."""
 
     def __init__(self, probs):
@@ -96,7 +92,7 @@ class TabularPolicy(Policy):
         return torch.log_softmax(self.logits, dim=-1)                      # (K,)
 
 
-class GaussianPolicy(Policy):
+class GaussianPolicy(TablePolicy):
     """Discretised Gaussian on grid positions x: log pi(y) = -(x_y - mu)^2 / (2 sigma^2) - log Z.
 
     Two parameters (mu, log sigma); unimodal by construction. Initialised by matching the mean and
@@ -122,7 +118,7 @@ class GaussianPolicy(Policy):
         return torch.log_softmax(-0.5 * z * z, dim=-1)                     # (K,)
 
 
-def make_policy(family: str, x, probs) -> Policy:
+def make_policy(family: str, x, probs) -> TablePolicy:
     """``"tabular"`` or ``"gaussian"`` policy initialised at ``probs`` (as close as the family allows)."""
     if family == "tabular":
         return TabularPolicy(probs)

@@ -1,6 +1,7 @@
 """Training loops on toy spaces: BOND (forward / backward / Jeffreys), exact or sampled, and the REINFORCE baseline.
 
-Iterative BOND and J-BOND live in :mod:`bondlab.jbond`. Every loop returns ``(policy, history)`` where
+Iterative BOND and J-BOND live in :mod:`bondlab.jbond`. Every trainer runs :func:`bondlab.loop.run_loop`
+with its own step (configs in :mod:`bondlab.configs`) and returns ``(policy, history)`` where
 ``history`` is plain data: a dict mapping each metric in :data:`METRICS` to a list over steps, all exact
 (computed on the whole space after each update):
 
@@ -17,26 +18,24 @@ Gradients: ``gradient="exact"`` differentiates the expectation over the whole sp
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from . import _validate as V
 from . import objectives as O
 from .bon import bon_log_probs, bon_log_probs_torch, quantiles, sample_bon
+from .configs import OBJECTIVES, BondConfig, ToyReinforceConfig, objective_beta
 from .divergences import entropy, kl_log
-from .policies import FAMILIES, Policy, make_policy
+from .loop import run_loop
+from .policies import TablePolicy, make_policy
 from .quantile_model import QuantileConfig, fit_quantile_model
 from .quantile_estimates import mc_p_le
 from .spaces import Space
 
-__all__ = ["METRICS", "OBJECTIVES", "BondConfig", "ReinforceConfig", "metrics", "new_history", "record",
-           "train_bond", "train_reinforce", "objective_beta"]
+__all__ = ["METRICS", "OBJECTIVES", "BondConfig", "ToyReinforceConfig", "metrics", "columns", "train_bond",
+           "train_toy_reinforce", "objective_beta", "toy_loop", "BondStep"]
 
 METRICS = ("fwd_kl", "bwd_kl", "jeffreys", "kl_ref", "kl_anchor", "quantile", "reward", "entropy")
-OBJECTIVES = ("forward", "backward", "jeffreys")
 
 
 def _norm(p: np.ndarray) -> np.ndarray:
@@ -77,49 +76,17 @@ def metrics(policy_probs, target_probs, space: Space, anchor_probs=None, beta: f
                 entropy=entropy(pi))
 
 
-def new_history() -> dict:
-    return {m: [] for m in METRICS}
+def columns(records: list) -> dict:
+    """The loop's records as the toy history: metric name -> list over steps."""
+    return {m: [float(r[m]) for r in records] for m in METRICS}
 
 
-def record(history: dict, values: dict) -> None:
-    for m in METRICS:
-        history[m].append(float(values[m]))
-
-
-def objective_beta(objective: str, beta: float) -> float:
-    """The Jeffreys weight an objective uses: forward 0, backward 1, jeffreys ``beta``."""
-    if objective == "forward":
-        return 0.0
-    if objective == "backward":
-        return 1.0
-    if objective == "jeffreys":
-        return V.unit_interval(beta, "beta")
-    raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
-
-
-def _check_common(family: str, gradient: str, steps, lr):
-    if family not in FAMILIES:
-        raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
-    if gradient not in ("exact", "sampled"):
-        raise ValueError(f"gradient must be 'exact' or 'sampled', got {gradient!r}")
-    V.positive_int(steps, "steps")
-    if not (float(lr) > 0):
-        raise ValueError(f"lr must be > 0, got {lr!r}")
-
-
-@dataclass
-class BondConfig:
-    objective: str = "jeffreys"   # "forward" (SFT on BoN samples), "backward" (policy gradient) or "jeffreys"
-    beta: float = 0.5             # Jeffreys weight on the backward KL (paper: 0.5); ignored by forward/backward
-    n: int = 4                    # N of the Best-of-N target
-    family: str = "tabular"       # policy family: "tabular" or "gaussian"
-    gradient: str = "exact"       # "exact" (expectation over the space) or "sampled" (the paper's estimators)
-    quantile: str = "mc"          # sampled backward term: "exact" p_le, "mc" (k samples) or "learned" (App. B.1)
-    k: int = 16                   # reference samples per step for the Monte Carlo quantile (paper: 16)
-    batch: int = 64               # samples per step for each sampled term
-    steps: int = 400              # optimiser steps
-    lr: float = 0.05              # Adam learning rate
-    seed: int = 0                 # seeds numpy (reference / BoN samples) and torch (policy samples)
+def toy_loop(step, steps: int, progress: bool, desc: str) -> dict:
+    """:func:`bondlab.loop.run_loop` the toy way: exact metrics after every step (the step returns them), no
+    evaluation at step 0, no stop rule; returns the history columns."""
+    res = run_loop(step, max_steps=steps, eval_every=1, eval_at_start=False, progress=progress, desc=desc,
+                   leave=True, postfix=None)
+    return columns(res.history)
 
 
 class BondStep:
@@ -151,7 +118,7 @@ class BondStep:
             qcfg = QuantileConfig(seed=int(self.rng.integers(2**31)))
             self.qmodel, self.qfeats, _ = fit_quantile_model(self.anchor_probs, self.space.rewards, qcfg)
 
-    def loss(self, policy: Policy) -> torch.Tensor:
+    def loss(self, policy: TablePolicy) -> torch.Tensor:
         """J_beta to the anchor's Best-of-n: its exact expectation (:func:`bondlab.objectives.jeffreys_exact`) or
         the paper's sampled surrogate (:func:`bondlab.objectives.jeffreys_bond_loss`)."""
         cfg, beta = self.cfg, self.beta
@@ -180,62 +147,46 @@ class BondStep:
         raise ValueError(f"quantile must be 'exact', 'mc' or 'learned', got {q!r}")
 
 
-def _init(space: Space, family: str, policy: Policy | None, seed: int):
+def _init(space: Space, family: str, policy: TablePolicy | None, seed: int):
     if not isinstance(space, Space):
         raise ValueError(f"space must be a bondlab.spaces.Space, got {type(space).__name__}")
     policy = make_policy(family, space.x, space.ref_probs) if policy is None else policy
     return policy, np.random.default_rng(seed), torch.Generator().manual_seed(int(seed))
 
 
-def train_bond(space: Space, cfg: BondConfig | None = None, *, policy: Policy | None = None,
+def train_bond(space: Space, cfg: BondConfig | None = None, *, policy: TablePolicy | None = None,
                progress: bool = False):
     """Distil Best-of-N(pi_ref) into a policy (Sessa et al. 2024, Sec. 4). Returns ``(policy, history)``."""
     cfg = cfg or BondConfig()
-    _check_common(cfg.family, cfg.gradient, cfg.steps, cfg.lr)
-    if cfg.gradient == "sampled":
-        V.n_int(cfg.n)
-        V.positive_int(cfg.batch, "batch")
-    else:
-        V.n_real(cfg.n)
     policy, rng, gen = _init(space, cfg.family, policy, cfg.seed)
-    step = BondStep(space, cfg, cfg.objective, cfg.beta, cfg.n, rng, gen)
+    bond = BondStep(space, cfg, cfg.objective, cfg.beta, cfg.n, rng, gen)
     opt = torch.optim.Adam(policy.parameters(), lr=cfg.lr)
-    hist = new_history()
     _, p_le = quantiles(space.ref_probs, space.rewards)
-    for _ in tqdm(range(cfg.steps), disable=not progress, desc=f"BOND {cfg.objective}"):
-        loss = step.loss(policy)
+
+    def step(s: int) -> dict:
+        loss = bond.loss(policy)
         opt.zero_grad()
         loss.backward()
         opt.step()
-        record(hist, metrics(policy.probs_np(), step.target, space, space.ref_probs, cfg.beta, p_le=p_le,
-                             log_policy=policy.log_probs(), log_target=step.log_target))
-    return policy, hist
+        return {"loss": float(loss.detach()), **metrics(policy.probs_np(), bond.target, space, space.ref_probs,
+                                                        cfg.beta, p_le=p_le, log_policy=policy.log_probs(),
+                                                        log_target=bond.log_target)}
+
+    return policy, toy_loop(step, cfg.steps, progress, f"BOND {cfg.objective}")
 
 
-@dataclass
-class ReinforceConfig:
-    beta_rl: float = 0.1          # KL penalty to pi_ref (paper's baseline: 0.001, 0.01, 0.1, 1)
-    family: str = "tabular"       # policy family: "tabular" or "gaussian"
-    gradient: str = "sampled"     # "sampled" (REINFORCE, leave-one-out baseline) or "exact"
-    batch: int = 64               # policy samples per step
-    steps: int = 400              # optimiser steps
-    lr: float = 0.05              # Adam learning rate
-    seed: int = 0                 # seeds the torch generator for policy samples
-
-
-def train_reinforce(space: Space, cfg: ReinforceConfig | None = None, *, policy: Policy | None = None,
-                    progress: bool = False):
+def train_toy_reinforce(space: Space, cfg: ToyReinforceConfig | None = None, *, policy: TablePolicy | None = None,
+                        progress: bool = False):
     """The RLHF baseline: maximise E[r] - beta_RL KL(pi || pi_ref). History targets pi_ref exp(r/beta_RL)/Z."""
-    cfg = cfg or ReinforceConfig()
-    _check_common(cfg.family, cfg.gradient, cfg.steps, cfg.lr)
+    cfg = cfg or ToyReinforceConfig()
     policy, _, gen = _init(space, cfg.family, policy, cfg.seed)
     target = O.rlhf_optimal_probs(space.ref_probs, space.rewards, cfg.beta_rl)
     log_ref, r = torch.tensor(_log(space.ref_probs)), torch.tensor(space.rewards)
     log_target = log_ref + r / cfg.beta_rl                                                # unnormalised: metrics normalises
     opt = torch.optim.Adam(policy.parameters(), lr=cfg.lr)
-    hist = new_history()
     _, p_le = quantiles(space.ref_probs, space.rewards)
-    for _ in tqdm(range(cfg.steps), disable=not progress, desc="REINFORCE"):
+
+    def step(s: int) -> dict:
         if cfg.gradient == "exact":
             loss = O.reinforce_objective_exact(policy.log_probs(), log_ref, r, cfg.beta_rl)
         else:
@@ -244,6 +195,7 @@ def train_reinforce(space: Space, cfg: ReinforceConfig | None = None, *, policy:
         opt.zero_grad()
         loss.backward()
         opt.step()
-        record(hist, metrics(policy.probs_np(), target, space, space.ref_probs, p_le=p_le,
-                             log_policy=policy.log_probs(), log_target=log_target))
-    return policy, hist
+        return {"loss": float(loss.detach()), **metrics(policy.probs_np(), target, space, space.ref_probs, p_le=p_le,
+                                                        log_policy=policy.log_probs(), log_target=log_target)}
+
+    return policy, toy_loop(step, cfg.steps, progress, "REINFORCE")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bondlab.fit_exact import fit_bond_exact, iterative_exact, jbond_exact
-from bondlab.jbond import IterativeConfig, JBondConfig, train_iterative, train_jbond
+from bondlab.jbond import IterativeConfig, ToyJBondConfig, train_iterative, train_toy_jbond
 from bondlab.spaces import grid_mixture
 from bondlab.train import METRICS, BondConfig, objective_beta, train_bond
 
@@ -51,7 +51,7 @@ def test_iterative_equals_train_iterative(eta, family):
 def test_jbond_equals_train_jbond(gamma, family):
     space = grid_mixture(k=31, weights=(0.6, 0.4), reward="linear")
     probs, got = jbond_exact(space, 0.5, gamma, 0.05, 40, lr=0.05, family=family)
-    pol, want = train_jbond(space, JBondConfig(beta=0.5, gamma=gamma, eta=0.05, gradient="exact", steps=40,
+    pol, want = train_toy_jbond(space, ToyJBondConfig(beta=0.5, gamma=gamma, eta=0.05, gradient="exact", steps=40,
                                                lr=0.05, family=family))
     np.testing.assert_allclose(probs, pol.probs_np(), **TOL)
     same_history(got, want)

@@ -120,14 +120,14 @@ def test_texts_anchor_and_ema():
     assert all(not p.requires_grad for p in anchor.parameters()) and not anchor.model.training
     src = HFPolicy(tiny_gpt2(5), tok)
     pairs = [(pa.double(), ps.double()) for pa, ps in zip(anchor.parameters(), src.parameters())]
-    anchor.ema_update(src, 0.3)
+    anchor.ema_update_(src, 0.3)
     for got, (a, b) in zip(anchor.parameters(), pairs):
         # float32 EMA against the float64 formula: eta and 1 - eta, two products, a sum and the result each
         # round once in float32, within 3 eps32 (|a| + |b|) of the exact value
         assert torch.all((got.double() - (0.7 * a + 0.3 * b)).abs() <= 3 * EPS32 * (a.abs() + b.abs()))
     assert all(torch.equal(p, q) for p, q in zip(model.parameters(), tiny_gpt2(4).parameters()))  # policy untouched
     with pytest.raises(ValueError, match="eta"):
-        anchor.ema_update(src, 1.5)
+        anchor.ema_update_(src, 1.5)
     with pytest.raises(ValueError, match="max_new_tokens"):
         HFPolicy(model, tok, 0)
     with pytest.raises(ValueError, match="prompts"):

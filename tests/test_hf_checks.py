@@ -17,7 +17,7 @@ from safetensors.torch import load_file, save_file                         # noq
 
 from bondlab.cli import main                                                # noqa: E402
 from bondlab.hf import HFJBondConfig, HFPolicy, load_reward, train_hf_jbond  # noqa: E402
-from bondlab.hf.checkpoint import RESUMABLE                                 # noqa: E402
+from bondlab.checkpoint import RESUMABLE                                     # noqa: E402
 from bondlab.lm import LMPolicy                                             # noqa: E402
 from bondlab.lm.corpus import PROMPT_OPENINGS                               # noqa: E402
 from bondlab.lm.jbond import JBondConfig, check_finite, train_jbond         # noqa: E402

@@ -181,12 +181,12 @@ def test_policy_mixed_length_prompts_and_anchor():
         for p in pol.parameters():
             p.add_(0.01)
     before = [p.clone() for p in anchor.parameters()]
-    anchor.ema_update(pol, 0.25)
+    anchor.ema_update_(pol, 0.25)
     for b, a, p in zip(before, anchor.parameters(), pol.parameters()):
         # lerp (b + w (p - b)) and 0.75 b + 0.25 p each round at most 3 times: within 3 eps (|b| + |p|) apart
         assert torch.all((a - (0.75 * b + 0.25 * p)).abs() <= 3 * EPS64 * (b.abs() + p.abs()))
     with pytest.raises(ValueError, match="eta"):
-        anchor.ema_update(pol, 1.5)
+        anchor.ema_update_(pol, 1.5)
 
 
 def test_forward_past_branches_like_full_forward():

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import bondlab as bl
-from bondlab.jbond import IterativeConfig, JBondConfig, train_iterative, train_jbond
+from bondlab.jbond import IterativeConfig, ToyJBondConfig, train_iterative, train_toy_jbond
 from bondlab.spaces import grid_mixture
 from bondlab.train import metrics
 from helpers import bon_mpmath  # tests/helpers.py
@@ -50,7 +50,7 @@ def test_iterative_and_jbond_histories_are_finite_at_large_n():
     # log-space KL(pi_ref || BoN_1000(pi_ref)), not infinite
     ref = bl.kl_log(np.log(space.ref_probs), bl.bon_log_probs(space.ref_probs, space.rewards, 1000))
     assert 0.5 * ref < h["bwd_kl"][0] < 1.5 * ref
-    _, h = train_jbond(space, JBondConfig(steps=3, gradient="exact"))
+    _, h = train_toy_jbond(space, ToyJBondConfig(steps=3, gradient="exact"))
     assert all(np.isfinite(h[key]).all() for key in ("fwd_kl", "bwd_kl", "kl_anchor"))
 
 

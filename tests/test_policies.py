@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import bondlab as B
+from bondlab.anchor import hard_reset_
 from bondlab.policies import GaussianPolicy, TabularPolicy, make_policy
 
 
@@ -34,14 +35,14 @@ def test_gaussian_is_a_normalised_discretised_gaussian_matching_moments():
 
 def test_anchor_copy_is_frozen_and_ema_moves_parameters(rng):
     pol = TabularPolicy(rng.dirichlet(np.ones(5)))
-    anchor = pol.anchor_copy()
+    anchor = pol.anchor()
     assert not any(p.requires_grad for p in anchor.parameters())
     with torch.no_grad():
         pol.logits.add_(torch.arange(5, dtype=torch.float64))
     old = anchor.logits.clone()
     anchor.ema_update_(pol, 0.25)
     np.testing.assert_allclose(anchor.logits.numpy(), (0.75 * old + 0.25 * pol.logits.detach()).numpy(), atol=1e-14)
-    anchor.load_from_(pol)
+    hard_reset_(anchor, pol)
     np.testing.assert_allclose(anchor.probs_np(), pol.probs_np(), atol=1e-14)
 
 

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 
 import bondlab as B
-from bondlab.jbond import IterativeConfig, JBondConfig, train_iterative, train_jbond
+from bondlab.jbond import IterativeConfig, ToyJBondConfig, train_iterative, train_toy_jbond
 from bondlab.objectives import rlhf_optimal_probs
-from bondlab.train import METRICS, BondConfig, ReinforceConfig, metrics, train_bond, train_reinforce
+from bondlab.train import METRICS, BondConfig, ToyReinforceConfig, metrics, train_bond, train_toy_reinforce
 
 SPACE = B.grid_mixture(k=61, weights=(0.5, 0.5), means=(-0.5, 0.5), scales=(0.15, 0.15), reward="two_peaks")
 
@@ -59,7 +59,7 @@ def test_iterative_ema_raises_the_quantile():
 def test_jbond_larger_gamma_stays_closer_to_the_anchor(gradient):
     early = []
     for gamma in (0.0, 0.5, 1.0, 2.0):
-        _, h = train_jbond(SPACE, JBondConfig(gamma=gamma, gradient=gradient, steps=100, lr=0.05))
+        _, h = train_toy_jbond(SPACE, ToyJBondConfig(gamma=gamma, gradient=gradient, steps=100, lr=0.05))
         early.append(np.mean(h["kl_anchor"]))
         assert h["quantile"][-1] > h["quantile"][0]
     assert all(a > b for a, b in zip(early, early[1:])), early
@@ -67,16 +67,16 @@ def test_jbond_larger_gamma_stays_closer_to_the_anchor(gradient):
 
 def test_jbond_v1_sign_moves_away_from_the_anchor():
     kw = dict(gamma=1.0, gradient="exact", steps=150, lr=0.05)
-    _, good = train_jbond(SPACE, JBondConfig(**kw))
-    _, v1 = train_jbond(SPACE, JBondConfig(v1_sign=True, **kw))
+    _, good = train_toy_jbond(SPACE, ToyJBondConfig(**kw))
+    _, v1 = train_toy_jbond(SPACE, ToyJBondConfig(v1_sign=True, **kw))
     assert np.mean(v1["kl_anchor"]) > 1.5 * np.mean(good["kl_anchor"])
 
 
 def test_reinforce_reaches_the_rlhf_optimum():
     opt = rlhf_optimal_probs(SPACE.ref_probs, SPACE.rewards, 0.2)
-    pol, h = train_reinforce(SPACE, ReinforceConfig(beta_rl=0.2, gradient="exact", steps=600))
+    pol, h = train_toy_reinforce(SPACE, ToyReinforceConfig(beta_rl=0.2, gradient="exact", steps=600))
     assert B.kl(opt, pol.probs_np()) < 1e-3 and h["fwd_kl"][-1] < 1e-3
-    pol, h = train_reinforce(SPACE, ReinforceConfig(beta_rl=0.2, steps=400))
+    pol, h = train_toy_reinforce(SPACE, ToyReinforceConfig(beta_rl=0.2, steps=400))
     assert B.kl(opt, pol.probs_np()) < 0.05
 
 
@@ -98,9 +98,9 @@ def test_bad_config_raises():
     with pytest.raises(ValueError, match="n"):
         train_bond(SPACE, BondConfig(gradient="sampled", n=2.5, steps=1))
     with pytest.raises(ValueError, match="eta"):
-        train_jbond(SPACE, JBondConfig(eta=2.0, steps=1))
+        train_toy_jbond(SPACE, ToyJBondConfig(eta=2.0, steps=1))
     with pytest.raises(ValueError, match="steps"):
-        train_reinforce(SPACE, ReinforceConfig(steps=0))
+        train_toy_reinforce(SPACE, ToyReinforceConfig(steps=0))
     with pytest.raises(ValueError, match="space"):
         train_bond(SPACE.ref_probs, BondConfig(steps=1))
 

@@ -18,13 +18,13 @@ import matplotlib
 import torch
 
 from ..bon import bon_probs
-from ..jbond import IterativeConfig, JBondConfig, train_iterative, train_jbond
+from ..jbond import IterativeConfig, ToyJBondConfig, train_iterative, train_toy_jbond
 from ..outputs import save_figure, write_json
 from ..plots.distill import plot_fits, plot_history, plot_quantile_vs_step, plot_reward_vs_kl
 from ..policies import FAMILIES
 from ..smoke import smoke_mode
 from ..spaces import grid_mixture
-from ..train import BondConfig, ReinforceConfig, train_bond, train_reinforce
+from ..train import BondConfig, ToyReinforceConfig, train_bond, train_toy_reinforce
 from . import _args as A
 
 FULL_STEPS = {"divergences": 400, "iterative": 600, "jbond": 600}   # default --steps in full mode
@@ -139,9 +139,9 @@ def run(args) -> int:
         space = grid_mixture(k=101, weights=(0.6, 0.4), reward="linear")
         eta = 0.05 if args.eta is None else args.eta
         config["eta"] = eta
-        _, h = train_jbond(space, JBondConfig(beta=args.beta, gamma=args.gamma, eta=eta, gradient=args.gradient,
+        _, h = train_toy_jbond(space, ToyJBondConfig(beta=args.beta, gamma=args.gamma, eta=eta, gradient=args.gradient,
                                               steps=steps, seed=args.seed), progress=True)
-        _, hr = train_reinforce(space, ReinforceConfig(beta_rl=BETA_RL, gradient=args.gradient, steps=steps,
+        _, hr = train_toy_reinforce(space, ToyReinforceConfig(beta_rl=BETA_RL, gradient=args.gradient, steps=steps,
                                                        seed=args.seed), progress=True)
         result["history"], result["baselines"] = h, {f"reinforce_{BETA_RL:g}": hr}
         fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), layout="constrained")

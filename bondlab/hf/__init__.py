@@ -9,8 +9,9 @@ transformers and accelerate are imported only when a model is loaded or training
 this package works without the extra; nothing else in bondlab imports it. See docs/hf.md.
 """
 from .adapter import HFPolicy
-from .rewards import RewardModel, load_reward, text_reward
-from .train import HFJBondConfig, HFTrainResult, ShardedUniforms, load_state, sequence_kl, train_hf_jbond
+from ..lm.metrics import text_reward
+from .rewards import RewardModel, load_reward
+from .train import HFJBondConfig, HFTrainResult, ShardedUniforms, load_state, train_hf_jbond
 
 __all__ = ["HFPolicy", "RewardModel", "load_reward", "text_reward", "HFJBondConfig", "HFTrainResult",
-           "ShardedUniforms", "load_state", "sequence_kl", "train_hf_jbond"]
+           "ShardedUniforms", "load_state", "train_hf_jbond"]

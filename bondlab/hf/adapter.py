@@ -5,7 +5,7 @@
     policy.token_log_probs(prompts, completions) -> ((B, T) log pi(y_t | x, y_<t), (B, T) mask)
     policy.texts(prompts, completions)        -> B strings for the reward
     policy.anchor()                           -> a frozen deep copy (the reference / EMA anchor)
-    policy.ema_update(source, eta)            -> theta <- (1 - eta) theta + eta theta_source
+    policy.ema_update_(source, eta)           -> theta <- (1 - eta) theta + eta theta_source
 
 the same as :class:`bondlab.lm.LMPolicy` for the tiny GPT. A completion counts up to and including its
 first end-of-sequence token; what follows (padding) is masked out.
@@ -34,6 +34,7 @@ import inspect
 import torch
 import torch.nn.functional as F
 
+from ..anchor import ema_
 from ..lm.model import completion_mask
 
 __all__ = ["HFPolicy", "require_hf", "uniforms"]
@@ -278,11 +279,8 @@ class HFPolicy:
             p.requires_grad_(False)
         return HFPolicy(model, self.tokenizer, self.max_new_tokens)
 
-    @torch.no_grad()
-    def ema_update(self, source: "HFPolicy", eta: float) -> None:
+    def ema_update_(self, source: "HFPolicy", eta: float) -> "HFPolicy":
         """theta_anchor <- (1 - eta) theta_anchor + eta theta_source (J-BOND's anchor, Sessa et al. 2024
-        Sec. 5, Alg. 2): :func:`bondlab.lm.jbond.ema_update`, the formula the trainers use."""
-        from ..lm.jbond import ema_update
-        if not 0.0 <= float(eta) <= 1.0:
-            raise ValueError(f"eta must lie in [0, 1], got {eta!r}")
-        ema_update(_unwrap(self.model), _unwrap(source.model), float(eta))
+        Sec. 5, Alg. 2): :func:`bondlab.anchor.ema_`, the update every trainer uses."""
+        ema_(_unwrap(self.model), _unwrap(source.model), eta)
+        return self

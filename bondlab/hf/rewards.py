@@ -1,7 +1,7 @@
 """Rewards for Hugging Face policies: any callable from a list of texts to an array of scores.
 
-* :func:`text_reward` checks a callable (list[str] -> (B,) finite floats) and turns it into the trainer's
-  sequence reward (prompt texts, completion ids) -> (B,) tensor, reading the texts from the policy;
+* :func:`bondlab.lm.metrics.text_reward` (the same at every scale) checks a callable (list[str] -> (B,)
+  finite floats) and turns it into the trainer's sequence reward, reading the texts from the policy;
 * :class:`RewardModel` wraps a sequence-classification reward model loaded from a local folder
   (``AutoModelForSequenceClassification``; nothing is downloaded);
 * :func:`load_reward` turns the command line's ``--reward`` into one: "vader" (the gold reward of the tiny
@@ -14,10 +14,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..lm.metrics import score
 from .adapter import dtype_kw, require_hf
 
-__all__ = ["RewardModel", "text_reward", "load_reward"]
+__all__ = ["RewardModel", "load_reward"]
 
 
 class RewardModel:
@@ -82,18 +81,6 @@ class RewardModel:
                 others = torch.cat([logits[:, :self.label], logits[:, self.label + 1:]], dim=1)
                 out.append(logits[:, self.label] - torch.logsumexp(others, dim=1))
         return torch.cat(out).cpu().numpy() if out else np.zeros(0)
-
-
-def text_reward(policy, fn):
-    """(prompt_texts, completions) -> (B,) float64 tensor on the completions' device: ``fn`` (list[str] ->
-    array, checked for shape and finiteness) applied to ``policy.texts(prompt_texts, completions)``."""
-    if not callable(fn):
-        raise ValueError(f"reward must be callable (list of texts -> array), got {type(fn).__name__}")
-
-    def reward(prompt_texts, completions):
-        r = score(fn, policy.texts(prompt_texts, completions))                     # (B,) float64
-        return torch.as_tensor(r, device=completions.device)
-    return reward
 
 
 def load_reward(spec: str, **kw):

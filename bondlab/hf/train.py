@@ -20,7 +20,10 @@ KL(pi || pi_ref) per sequence, exact over the vocabulary at each token and summe
 samples (as :mod:`bondlab.lm.metrics`). Training stops when the mean quantile reaches N/(N+1) (target N),
 or the KL exceeds ``kl_budget``, or after ``max_steps``.
 
-Checkpoints (:mod:`bondlab.hf.checkpoint`): the main process writes ``checkpoint.safetensors`` (policy,
+The loop is :func:`bondlab.loop.run_loop`, with this trainer's step (sharded sampling, gathered loss) and
+evaluation (gathered metrics), the stop rule of the config, and a hook that writes the checkpoints.
+
+Checkpoints (:mod:`bondlab.checkpoint`, the training state): the main process writes ``checkpoint.safetensors`` (policy,
 anchor, Adam state, the training generator's state) and ``checkpoint.json`` (step, history, config,
 optimizer hyper-parameters, size and sha256 of the weights) every ``checkpoint_every`` steps and at the end;
 a run started on the same folder with the same settings resumes from it (other settings are refused, see
@@ -34,43 +37,20 @@ or a weight becomes non-finite (:func:`bondlab.lm.jbond.jbond_step`). The final 
 """
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from tqdm.auto import tqdm
 
-from .. import _validate as V
-from ..lm.jbond import JBondConfig, _check_stop, _optimizer, jbond_step, quantile_target, sample_prompts
+from ..checkpoint import CHECKPOINT, check_resume, fingerprint, load_state, paths, restore, run_identity, save_state
+from ..configs import HFJBondConfig
+from ..lm.jbond import jbond_step, optimizer, sample_prompts
+from ..lm.metrics import policy_sequence_kl, text_reward
+from ..loop import StopRule, run_loop
 from .adapter import HFPolicy, _unwrap
-from .checkpoint import CHECKPOINT, check_resume, fingerprint, load_state, paths, restore, run_identity, save_state
-from .rewards import text_reward
 
-__all__ = ["HFJBondConfig", "HFTrainResult", "ShardedUniforms", "train_hf_jbond", "sequence_kl",
-           "load_state", "CHECKPOINT"]
-
-@dataclass
-class HFJBondConfig(JBondConfig):
-    """J-BOND at scale: the defaults follow the paper's Gemma runs (Sec. 6) where it states them."""
-    max_steps: int = 1000         # hard cap on optimizer steps
-    batch_prompts: int = 128      # GLOBAL prompts per step, split over the processes (the paper: 128)
-    lr: float = 3e-6              # Adam learning rate after warm-up (the paper: 3e-6)
-    warmup: int = 100             # linear warm-up steps (the paper: 100)
-    eta: float = 0.02             # EMA anchor rate (the paper: 0.02 for Gemma 7B)
-    max_new_tokens: int = 64      # completion length limit in tokens
-    eval_every: int = 50          # steps between evaluations (and stop checks)
-    eval_prompts: int = 64        # GLOBAL evaluation prompts (the pool cycled), one policy sample each
-    ref_samples: int = 16         # k samples of pi_ref per evaluation prompt for the quantile p_hat_le
-    checkpoint_every: int = 50    # steps between checkpoints (and one at the end)
-
-    def __post_init__(self):
-        super().__post_init__()
-        for name in ("eval_prompts", "ref_samples", "checkpoint_every"):
-            setattr(self, name, V.positive_int(getattr(self, name), name))
-
+__all__ = ["HFJBondConfig", "HFTrainResult", "ShardedUniforms", "train_hf_jbond", "load_state", "CHECKPOINT"]
 
 class ShardedUniforms:
     """Uniform numbers for this process's rows of one global draw (pass it where a generator goes).
@@ -99,21 +79,6 @@ class HFTrainResult:
     steps: int                # optimizer steps taken in all (a resumed run counts the earlier ones)
     train_s: float            # wall time in training steps, this launch only
     config: dict              # the config as a dict
-
-
-@torch.no_grad()
-def sequence_kl(policy: HFPolicy, ref: HFPolicy, prompts, completions: torch.Tensor, chunk: int = 8) -> torch.Tensor:
-    """(B,) sum_t KL(pi(. | x, y_<t) || pi_ref(. | x, y_<t)) along each completion, exact over the
-    vocabulary, masked after the first eos; rows in chunks (the (b, T, V) logits are large)."""
-    out = []
-    for i in range(0, len(prompts), chunk):
-        p, y = list(prompts[i:i + chunk]), completions[i:i + chunk]
-        lp, mask = policy.token_logits(p, y)
-        lq, _ = ref.token_logits(p, y)
-        lp, lq = F.log_softmax(lp.float(), -1), F.log_softmax(lq.float(), -1)      # (b, T, V)
-        terms = (lp.exp() * (lp - lq)).sum(-1)                                     # (b, T)
-        out.append(torch.where(mask, terms, torch.zeros_like(terms)).sum(1))
-    return torch.cat(out)
 
 
 def _seeded(*key) -> torch.Generator:
@@ -156,7 +121,7 @@ def train_hf_jbond(policy: HFPolicy, prompt_pool, reward, cfg: HFJBondConfig | N
     model = _unwrap(policy.model).to(acc.device).eval()       # dropout off: train what is sampled
     for p in model.parameters():
         p.requires_grad_(True)
-    opt, sched = _optimizer(model, cfg.lr, cfg.warmup)
+    opt, sched = optimizer(model, cfg.lr, cfg.warmup)
     ddp_model, opt = acc.prepare(model, opt)                  # DDP broadcasts rank 0's weights
     pol = HFPolicy(model, policy.tokenizer, cfg.max_new_tokens)          # samples, moves the anchor
     loss_pol = HFPolicy(ddp_model, policy.tokenizer, cfg.max_new_tokens)  # the loss's pass (gradient sync)
@@ -191,7 +156,7 @@ def train_hf_jbond(policy: HFPolicy, prompt_pool, reward, cfg: HFJBondConfig | N
         y, mask = pol.sample(eval_local, ShardedUniforms(_seeded(cfg.seed, 2, s), rank, W, e))
         r = reward_fn(eval_local, y).cpu().numpy()                                  # (e,)
         q = np.array([np.searchsorted(ref_r[i], r[i], side="right") / k for i in range(e)])
-        kl = sequence_kl(pol, ref, eval_local, y).double().cpu()
+        kl = policy_sequence_kl(pol, ref, eval_local, y).double().cpu()
         ended = (y == pol.eos_id).any(1).cpu().double()
         local = torch.stack([torch.as_tensor(r), torch.as_tensor(q), kl, mask.sum(1).double().cpu(), ended], 1)
         g_all = acc.gather(local.to(acc.device)).double().mean(0).tolist()          # (5,)
@@ -207,41 +172,36 @@ def train_hf_jbond(policy: HFPolicy, prompt_pool, reward, cfg: HFJBondConfig | N
                 "num_processes": W, "fingerprints": fp.tolist()})
         acc.wait_for_everyone()
 
-    target_q = None if cfg.keep_going else quantile_target(cfg.target_n)
-    kl_budget = None if cfg.keep_going else cfg.kl_budget
     if step == 0:
         history.append({"step": 0, "loss": float("nan"), **evaluate(0)})
-    start, train_s = step, 0.0
-    bar = tqdm(range(start + 1, cfg.max_steps + 1), desc="J-BOND (hf)", leave=False,
-               disable=not (progress and acc.is_main_process))
-    for step in bar:
-        t0 = time.perf_counter()
+    start = step
+
+    def train_step(s: int) -> dict:
         prompts = sample_prompts(prompt_pool, cfg.batch_prompts, g)[rank * b:(rank + 1) * b]
         loss, batch = jbond_step(pol, anchor, opt, sched, prompts, reward_fn, ShardedUniforms(g, rank, W, b), cfg,
-                                 step, loss_policy=loss_pol, gather=gather if W > 1 else None,
+                                 s, loss_policy=loss_pol, gather=gather if W > 1 else None,
                                  backward=lambda loss: acc.backward(loss * W))
-        train_s += time.perf_counter() - t0
-        if step % cfg.eval_every == 0 or step == cfg.max_steps:
+        out = {"loss": float(loss.detach())}
+        if s % cfg.eval_every == 0 or s == cfg.max_steps:   # the training side of the record
             grad_norm = float(torch.sqrt(sum((p.grad.double() ** 2).sum() for p in model.parameters()
                                              if p.grad is not None)))                # after DDP's all-reduce
             won = (batch.r >= torch.minimum(batch.r_anchor_1, batch.r_anchor_2)).double()   # r_J = 0
             m = acc.gather(torch.stack([batch.r.double(), torch.maximum(batch.r_anchor_1, batch.r_anchor_2).double(),
                                         won], 1)).mean(0).tolist()
-            rec = {"step": step, "loss": float(loss.detach()), "train_reward": m[0], "anchor_best_reward": m[1],
-                   "not_beaten": m[2], "grad_norm": grad_norm, **evaluate(step)}
-            history.append(rec)
-            bar.set_postfix(q=f"{rec['quantile']:.3f}", kl=f"{rec['kl']:.2f}")
-            stop = _check_stop(rec, target_q, kl_budget)
-            if stop:
-                reason = stop
-                break
-        if step % cfg.checkpoint_every == 0 and step < cfg.max_steps:
-            checkpoint(step, "max_steps")
-    bar.close()
-    steps = max(step, start)
+            out.update(train_reward=m[0], anchor_best_reward=m[1], not_beaten=m[2], grad_norm=grad_norm)
+        return out
+
+    def on_step(s: int, rec) -> None:
+        if s % cfg.checkpoint_every == 0 and s < cfg.max_steps:
+            checkpoint(s, "max_steps")
+
+    res = run_loop(train_step, max_steps=cfg.max_steps, evaluate=evaluate, eval_every=cfg.eval_every,
+                   stop=StopRule.of(cfg), on_step=on_step, start=start, history=history, eval_at_start=False,
+                   progress=progress and acc.is_main_process, desc="J-BOND (hf)")
+    reason, steps = res.stop_reason, res.steps
     checkpoint(steps, reason)
     if out is not None and acc.is_main_process:
         model.save_pretrained(Path(out) / "final", safe_serialization=True)
         policy.tokenizer.save_pretrained(Path(out) / "final")
     acc.wait_for_everyone()
-    return HFTrainResult(pol, anchor, history, reason, steps, train_s, asdict(cfg))
+    return HFTrainResult(pol, anchor, history, reason, steps, res.train_s, asdict(cfg))

@@ -20,82 +20,22 @@ rising, the KL explodes and the samples degenerate (reward hacking of the gold r
 from __future__ import annotations
 
 import copy
-import math
-import time
 from dataclasses import asdict, dataclass
 
 import torch
-from tqdm.auto import tqdm
 
-from .. import _validate as V
+from ..anchor import AnchorRule
+from ..configs import JBondConfig, quantile_target
+from ..loop import StopRule, run_loop
 from ..objectives import jbond_loss
-from .metrics import checked_rewards, score, texts_of
+from ..policy import check_policy
+from .metrics import checked_rewards, text_reward
 from .model import GPT
 from .policy import LMPolicy
 
 __all__ = ["JBondConfig", "JBondBatch", "TrainResult", "text_reward", "sample_prompts", "pad_cat",
-           "jbond_batch", "jbond_batch_loss", "jbond_step", "check_finite", "ema_update", "train_jbond",
-           "quantile_target"]
-
-OBJECTIVES = ("jeffreys", "forward", "backward")
-ANCHORS = ("ema", "hard")
-
-
-@dataclass
-class JBondConfig:
-    target_n: float = 8.0        # stop when the mean reference quantile reaches target_n / (target_n + 1)
-    kl_budget: float = 10.0      # second stop: KL(pi || pi_ref) in nats per sequence
-    keep_going: bool = False     # ignore both stops and run max_steps (shows over-optimization)
-    max_steps: int = 400         # hard cap on optimizer steps
-    batch_prompts: int = 64      # prompts per step (one policy sample, two anchor samples each)
-    lr: float = 3e-4             # Adam learning rate after warm-up
-    warmup: int = 10             # linear learning-rate warm-up steps (the paper: 100 at Gemma scale)
-    beta: float = 0.5            # Jeffreys mixing: (1 - beta) forward + beta backward (the paper: 0.5)
-    eta: float = 0.05            # EMA anchor rate (the paper: 0.02 for Gemma 7B, 0.01-0.1 tried)
-    gamma: float = 0.0           # extra regulariser gamma * KL(pi || pi_anchor) (the paper tries 0-2)
-    anchor: str = "ema"          # "ema" (moving anchor) or "hard" (replace the anchor every hard_period steps)
-    hard_period: int = 50        # T for anchor="hard"
-    objective: str = "jeffreys"  # "jeffreys" (uses beta), "forward" (beta = 0) or "backward" (beta = 1)
-    max_new_tokens: int = 24     # completion length limit in tokens
-    eval_every: int = 10         # steps between evaluations (and stop checks)
-    seed: int = 0                # seeds the training samples (torch.Generator)
-
-    def __post_init__(self):
-        for name in ("max_steps", "batch_prompts", "hard_period", "max_new_tokens", "eval_every"):
-            setattr(self, name, V.positive_int(getattr(self, name), name))
-        self.target_n = V.n_real(self.target_n, "target_n")
-        self.beta = V.unit_interval(self.beta, "beta")
-        self.eta = V.unit_interval(self.eta, "eta")
-        for name in ("gamma", "lr", "kl_budget"):
-            v = float(getattr(self, name))
-            if not math.isfinite(v) or v < 0 or (name == "lr" and v == 0):
-                raise ValueError(f"{name} must be a finite number {'> 0' if name == 'lr' else '>= 0'}, got {v!r}")
-            setattr(self, name, v)
-        if isinstance(self.warmup, bool) or int(self.warmup) != self.warmup or self.warmup < 0:
-            raise ValueError(f"warmup must be an integer >= 0, got {self.warmup!r}")
-        if self.batch_prompts < 2:
-            raise ValueError("batch_prompts must be >= 2 (the leave-one-out baseline runs over prompts)")
-        if self.anchor not in ANCHORS:
-            raise ValueError(f"anchor must be one of {ANCHORS}, got {self.anchor!r}")
-        if self.objective not in OBJECTIVES:
-            raise ValueError(f"objective must be one of {OBJECTIVES}, got {self.objective!r}")
-
-    @property
-    def effective_beta(self) -> float:
-        return {"jeffreys": self.beta, "forward": 0.0, "backward": 1.0}[self.objective]
-
-
-def quantile_target(n: float) -> float:
-    """N/(N+1): E[p_le] under Best-of-N for continuous rewards (Sessa et al. 2024, Sec. 3)."""
-    n = V.n_real(n, "target_n")
-    return n / (n + 1)
-
-
-def text_reward(tokenizer, fn):
-    """Turn a text reward (list of strings -> array) into a sequence reward (prompt_texts, completions) -> (B,)."""
-    def reward(prompt_texts, completions):
-        return score(fn, texts_of(tokenizer, prompt_texts, completions))
-    return reward
+           "jbond_batch", "jbond_batch_loss", "jbond_step", "check_finite", "train_jbond", "quantile_target",
+           "optimizer", "as_policy"]
 
 
 def sample_prompts(pool, b: int, generator: torch.Generator) -> list[str]:
@@ -145,7 +85,7 @@ def jbond_batch(policy, anchor, prompt_texts, reward_fn, generator) -> JBondBatc
 
 
 def jbond_batch_loss(policy, batch: JBondBatch, beta: float, gamma: float, *, gather=None,
-                     step: int | None = None) -> torch.Tensor:
+                     step: int | None = None, v1_sign: bool = False) -> torch.Tensor:
     """:func:`bondlab.objectives.jbond_loss` on a batch, with one teacher-forced pass for y and y_best.
 
     ``gather`` (data-parallel training): maps each (b,) per-process tensor to the (B,) tensor of the whole
@@ -164,26 +104,20 @@ def jbond_batch_loss(policy, batch: JBondBatch, beta: float, gamma: float, *, ga
         if not bool(torch.isfinite(lp.detach()).all()):
             raise ValueError(f"training diverged{'' if step is None else f' at step {step}'}: the {who}'s "
                              "log-probabilities hold NaN or inf (the learning rate may be too large)")
-    return jbond_loss(logp, logp_anchor, r, r1, r2, logp_best, beta, gamma)
-
-
-@torch.no_grad()
-def ema_update(anchor: torch.nn.Module, policy: torch.nn.Module, eta: float) -> None:
-    """theta_a <- (1 - eta) theta_a + eta theta (Algorithm 2, the EMA anchor), on two models' parameters."""
-    for pa, p in zip(anchor.parameters(), policy.parameters()):
-        pa.mul_(1 - eta).add_(p.detach().to(pa.device), alpha=eta)
+    return jbond_loss(logp, logp_anchor, r, r1, r2, logp_best, beta, gamma, v1_sign=v1_sign)
 
 
 def jbond_step(policy, anchor, opt, sched, prompt_texts, reward_fn, generator, cfg: JBondConfig, step: int, *,
                loss_policy=None, gather=None, backward=None):
     """One J-BOND step (Algorithm 2): sample and score, one optimizer step on the loss, move the anchor.
 
-    ``policy``/``anchor``: the policy interface with a ``.model`` (the anchor moves by :func:`ema_update`,
-    or is replaced every ``cfg.hard_period`` steps). The data-parallel trainer (``bondlab.hf.train``) passes
+    ``policy``/``anchor``: the policy interface with a ``.model`` (the anchor moves by
+    :class:`bondlab.anchor.AnchorRule`: EMA, or replaced every ``cfg.hard_period`` steps). The data-parallel trainer (``bondlab.hf.train``) passes
     ``loss_policy`` (the same policy through its DDP wrapper), ``gather`` (see :func:`jbond_batch_loss`)
     and ``backward`` (its accelerator's). Returns ``(loss, batch)``."""
     batch = jbond_batch(policy, anchor, prompt_texts, reward_fn, generator)
-    loss = jbond_batch_loss(loss_policy or policy, batch, cfg.effective_beta, cfg.gamma, gather=gather, step=step)
+    loss = jbond_batch_loss(loss_policy or policy, batch, cfg.effective_beta, cfg.gamma, gather=gather, step=step,
+                            v1_sign=cfg.v1_sign)
     if not bool(torch.isfinite(loss.detach())):
         raise ValueError(f"training diverged at step {step}: the loss is {float(loss.detach())} "
                          f"(lr {cfg.lr} may be too large); the weights were not updated")
@@ -195,10 +129,7 @@ def jbond_step(policy, anchor, opt, sched, prompt_texts, reward_fn, generator, c
     opt.step()
     sched.step()
     check_finite(policy.model, step)
-    if cfg.anchor == "ema":
-        ema_update(anchor.model, policy.model, cfg.eta)
-    elif step % cfg.hard_period == 0:
-        anchor.model.load_state_dict(policy.model.state_dict())
+    AnchorRule.of(cfg).after_step(anchor, policy, step)
     return loss, batch
 
 
@@ -224,18 +155,26 @@ class TrainResult:
     anchor: object = None     # J-BOND's final anchor (same type as policy)
 
 
-def _optimizer(policy: torch.nn.Module, lr: float, warmup: int):
-    opt = torch.optim.Adam(policy.parameters(), lr=lr)
+def optimizer(model: torch.nn.Module, lr: float, warmup: int):
+    """Adam with a linear learning-rate warm-up over ``warmup`` steps: ``(opt, sched)``."""
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / (warmup + 1)) if warmup else 1.0)
     return opt, sched
 
 
-def _check_stop(rec: dict, target_q: float | None, kl_budget: float | None) -> str | None:
-    if target_q is not None and rec.get("quantile") is not None and rec["quantile"] >= target_q:
-        return "target"
-    if kl_budget is not None and rec.get("kl") is not None and rec["kl"] >= kl_budget:
-        return "kl_budget"
-    return None
+def as_policy(ref, tokenizer, max_new_tokens: int, start=None):
+    """A trainable policy from pi_ref (or from ``start``): an :class:`LMPolicy` around a copy of a GPT, or a
+    thawed :meth:`anchor` copy of anything satisfying :class:`bondlab.policy.Policy`. Returns
+    ``(policy, unwrap)``, ``unwrap`` giving back what the caller passed in (a GPT for GPTs)."""
+    src = start if start is not None else ref
+    if isinstance(ref, GPT):
+        return LMPolicy(copy.deepcopy(src), tokenizer, max_new_tokens), (lambda x: x.model)
+    if not hasattr(ref, "model"):
+        raise ValueError(f"ref must be a bondlab.lm.GPT or a policy (LMPolicy, HFPolicy), got {type(ref).__name__}")
+    pol = check_policy(src, "ref").anchor()            # a deep copy; thawed below
+    for p in pol.parameters():
+        p.requires_grad_(True)
+    return pol, (lambda x: x)
 
 
 def train_jbond(ref, tokenizer, prompt_pool, reward_fn, cfg: JBondConfig | None = None, *,
@@ -249,53 +188,23 @@ def train_jbond(ref, tokenizer, prompt_pool, reward_fn, cfg: JBondConfig | None 
     so only max_steps stops training); it gets what was passed in (a GPT for GPTs). ``ref`` is left untouched.
     """
     cfg = cfg or JBondConfig()
-    if isinstance(ref, GPT):
-        wrap = True
-        start = LMPolicy(copy.deepcopy(policy if policy is not None else ref), tokenizer, cfg.max_new_tokens)
-    elif all(hasattr(ref, a) for a in ("sample", "log_prob", "anchor", "model", "pad_id")):
-        wrap = False
-        start = (policy if policy is not None else ref).anchor()   # a deep copy; thawed below
-        for p in start.model.parameters():
-            p.requires_grad_(True)
-    else:
-        raise ValueError(f"ref must be a bondlab.lm.GPT or a policy (LMPolicy, HFPolicy), got {type(ref).__name__}")
+    pol, out = as_policy(ref, tokenizer, cfg.max_new_tokens, policy)
     if not prompt_pool:
         raise ValueError("prompt_pool must hold at least one prompt text")
-    if hasattr(start, "check_fits"):
-        start.check_fits(list(prompt_pool), cfg.max_new_tokens)     # before any work: every prompt fits
-    pol = start
-    if wrap:
+    if hasattr(pol, "check_fits"):
+        pol.check_fits(list(prompt_pool), cfg.max_new_tokens)     # before any work: every prompt fits
+    if isinstance(ref, GPT):
         pol.model.train()
     anchor = pol.anchor()
     g = torch.Generator().manual_seed(cfg.seed)
-    opt, sched = _optimizer(pol.model, cfg.lr, cfg.warmup)
-    target_q = None if cfg.keep_going else quantile_target(cfg.target_n)
-    kl_budget = None if cfg.keep_going else cfg.kl_budget
-    history, train_s, reason, step, loss_v = [], 0.0, "max_steps", 0, float("nan")
-    out = (lambda x: x.model) if wrap else (lambda x: x)
+    opt, sched = optimizer(pol.model, cfg.lr, cfg.warmup)
 
-    def record(step, extra):
-        rec = {"step": step, "wall_s": train_s, "loss": loss_v, **extra}
-        if evaluate is not None:
-            rec.update(evaluate(out(pol)))
-        history.append(rec)
-        return rec
-
-    record(0, {})
-    bar = tqdm(range(1, cfg.max_steps + 1), desc=desc, disable=not progress, leave=False)
-    for step in bar:
-        t0 = time.perf_counter()
+    def step(s: int) -> dict:
         loss, batch = jbond_step(pol, anchor, opt, sched, sample_prompts(prompt_pool, cfg.batch_prompts, g),
-                                 reward_fn, g, cfg, step)
-        train_s += time.perf_counter() - t0
-        loss_v = float(loss.detach())
-        if step % cfg.eval_every == 0 or step == cfg.max_steps:
-            rec = record(step, {"train_reward": float(batch.r.mean())})
-            bar.set_postfix(q=f"{rec.get('quantile', float('nan')):.3f}", kl=f"{rec.get('kl', float('nan')):.2f}")
-            stop = _check_stop(rec, target_q, kl_budget)
-            if stop:
-                reason = stop
-                break
-    bar.close()
+                                 reward_fn, g, cfg, s)
+        return {"loss": float(loss.detach()), "train_reward": float(batch.r.mean())}
+
+    res = run_loop(step, max_steps=cfg.max_steps, eval_every=cfg.eval_every, stop=StopRule.of(cfg), desc=desc,
+                   evaluate=None if evaluate is None else (lambda s: evaluate(out(pol))), progress=progress)
     pol.model.eval()
-    return TrainResult(out(pol), history, reason, step, train_s, asdict(cfg), out(anchor))
+    return TrainResult(out(pol), res.history, res.stop_reason, res.steps, res.train_s, asdict(cfg), out(anchor))

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 
 from .model import GPT, completion_mask
 
-__all__ = ["RefPool", "token_kl", "sequence_kl", "texts_of", "score", "ref_pool", "quantile_against",
+__all__ = ["RefPool", "token_kl", "sequence_kl", "policy_sequence_kl", "texts_of", "text_reward", "score", "ref_pool", "quantile_against",
            "evaluate", "EVAL_KEYS"]
 
 EVAL_KEYS = ("reward", "proxy_reward", "quantile", "kl", "length", "end_frac")
@@ -59,9 +59,39 @@ def sequence_kl(policy: GPT, ref: GPT, prompts: torch.Tensor, completions: torch
     return token_kl(policy, ref, prompts, completions)[0].sum(1)
 
 
+@torch.no_grad()
+def policy_sequence_kl(policy, ref, prompts, completions: torch.Tensor, chunk: int = 8) -> torch.Tensor:
+    """:func:`sequence_kl` for policies that speak texts and give ``token_logits(prompts, completions)``
+    (``bondlab.hf.HFPolicy``): (B,) exact over the vocabulary, masked after the first end token; rows in
+    chunks (the (b, T, V) logits of a large vocabulary are large)."""
+    out = []
+    for i in range(0, len(prompts), chunk):
+        p, y = list(prompts[i:i + chunk]), completions[i:i + chunk]
+        lp, mask = policy.token_logits(p, y)
+        lq, _ = ref.token_logits(p, y)
+        lp, lq = F.log_softmax(lp.float(), -1), F.log_softmax(lq.float(), -1)      # (b, T, V)
+        terms = (lp.exp() * (lp - lq)).sum(-1)                                     # (b, T)
+        out.append(torch.where(mask, terms, torch.zeros_like(terms)).sum(1))
+    return torch.cat(out)
+
+
 def texts_of(tokenizer, prompt_texts, completions: torch.Tensor) -> list[str]:
     """The full review texts: each prompt opening followed by its decoded completion."""
     return [f"{p} {tokenizer.decode(c)}".strip() for p, c in zip(prompt_texts, completions)]
+
+
+def text_reward(speaker, fn):
+    """A text reward (list of strings -> array) as a sequence reward (prompt_texts, completions) -> (B,)
+    float64 tensor on the completions' device, checked for shape and finiteness. ``speaker`` turns prompts
+    and completions into texts: a tokenizer (:func:`texts_of`) or a policy with ``texts`` (``LMPolicy``,
+    ``bondlab.hf.HFPolicy``)."""
+    if not callable(fn):
+        raise ValueError(f"reward must be callable (list of texts -> array), got {type(fn).__name__}")
+    texts = speaker.texts if hasattr(speaker, "texts") else (lambda p, c: texts_of(speaker, p, c))
+
+    def reward(prompt_texts, completions):
+        return torch.as_tensor(score(fn, texts(prompt_texts, completions)), device=completions.device)
+    return reward
 
 
 def score(reward_fn, texts, name: str = "reward") -> np.ndarray:

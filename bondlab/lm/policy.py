@@ -4,6 +4,9 @@
     policy.log_prob(prompts, completions)     -> (B,) log pi(y | x), differentiable
     policy.texts(prompts, completions)        -> B strings for the reward
     policy.anchor()                           -> a frozen deep copy (the reference / EMA anchor)
+    policy.ema_update_(source, eta)           -> theta <- (1 - eta) theta + eta theta_source (bondlab.anchor)
+
+It satisfies :class:`bondlab.policy.Policy`, as the toy tables and ``bondlab.hf.HFPolicy`` do.
 
 Prompts are a list of strings; prompts of different lengths are batched by length internally, and the
 completions come back in the order given. ``bondlab.lm.exact`` gives the same model's exact law on the
@@ -15,6 +18,7 @@ import copy
 
 import torch
 
+from ..anchor import ema_
 from .corpus import Tokenizer
 from .model import GPT, completion_mask
 
@@ -95,16 +99,13 @@ class LMPolicy:
         return [(p + " " + self.tokenizer.decode(c)).strip() for p, c in zip(prompts, completions)]
 
     def anchor(self) -> "LMPolicy":
-        """A frozen deep copy: gradients off, eval mode. Update it by EMA with ``ema_update``."""
+        """A frozen deep copy: gradients off, eval mode. Update it by EMA with ``ema_update_``."""
         model = copy.deepcopy(self.model).eval()
         for p in model.parameters():
             p.requires_grad_(False)
         return LMPolicy(model, self.tokenizer, self.max_new_tokens)
 
-    @torch.no_grad()
-    def ema_update(self, source: "LMPolicy", eta: float) -> None:
-        """theta_anchor <- (1 - eta) theta_anchor + eta theta_source (J-BOND's anchor, Sessa et al. 2024 Sec. 5)."""
-        if not 0.0 <= float(eta) <= 1.0:
-            raise ValueError(f"eta must lie in [0, 1], got {eta!r}")
-        for pa, ps in zip(self.model.parameters(), source.model.parameters()):
-            pa.lerp_(ps.detach(), float(eta))
+    def ema_update_(self, source: "LMPolicy", eta: float) -> "LMPolicy":
+        """theta_anchor <- (1 - eta) theta_anchor + eta theta_source (:func:`bondlab.anchor.ema_`)."""
+        ema_(self, source, eta)
+        return self

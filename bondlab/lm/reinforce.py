@@ -12,51 +12,17 @@ are spent: the demo gives REINFORCE the wall-clock budget J-BOND used.
 from __future__ import annotations
 
 import copy
-import math
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 import torch
-from tqdm.auto import tqdm
 
-from .. import _validate as V
+from ..configs import ReinforceConfig
+from ..loop import StopRule, run_loop
 from ..objectives import reinforce_loss
-from .jbond import TrainResult, _check_stop, _optimizer, sample_prompts
+from .jbond import TrainResult, optimizer, sample_prompts
 from .model import GPT
 
 __all__ = ["ReinforceConfig", "reinforce_batch_loss", "train_reinforce"]
-
-
-@dataclass
-class ReinforceConfig:
-    beta_rl: float = 0.1          # KL penalty weight to pi_ref (the paper sweeps 0.001-1)
-    max_steps: int = 400          # cap on optimizer steps
-    budget_s: float | None = None  # stop once this many seconds of training are spent (None: steps only)
-    batch_prompts: int = 32       # prompts per step
-    samples_per_prompt: int = 2   # k samples per prompt; the leave-one-out baseline runs over them (k >= 2)
-    lr: float = 3e-4              # Adam learning rate after warm-up
-    warmup: int = 10              # linear learning-rate warm-up steps
-    kl_budget: float | None = None  # optional stop when KL(pi || pi_ref) exceeds it
-    max_new_tokens: int = 24      # completion length limit in tokens
-    eval_every: int = 10          # steps between evaluations
-    seed: int = 0                 # seeds the training samples (torch.Generator)
-
-    def __post_init__(self):
-        for name in ("max_steps", "batch_prompts", "max_new_tokens", "eval_every", "samples_per_prompt"):
-            setattr(self, name, V.positive_int(getattr(self, name), name))
-        if self.samples_per_prompt < 2:
-            raise ValueError("samples_per_prompt must be >= 2 (the leave-one-out baseline needs two samples)")
-        for name in ("beta_rl", "lr"):
-            v = float(getattr(self, name))
-            if not math.isfinite(v) or v < 0 or (name == "lr" and v == 0):
-                raise ValueError(f"{name} must be a finite number {'> 0' if name == 'lr' else '>= 0'}, got {v!r}")
-            setattr(self, name, v)
-        for name in ("budget_s", "kl_budget"):
-            v = getattr(self, name)
-            if v is not None and (not math.isfinite(float(v)) or float(v) <= 0):
-                raise ValueError(f"{name} must be None or a positive number, got {v!r}")
-        if isinstance(self.warmup, bool) or int(self.warmup) != self.warmup or self.warmup < 0:
-            raise ValueError(f"warmup must be an integer >= 0, got {self.warmup!r}")
 
 
 def reinforce_batch_loss(policy: GPT, ref: GPT, tokenizer, prompt_texts, reward_fn, beta_rl: float, k: int,
@@ -85,39 +51,18 @@ def train_reinforce(ref: GPT, tokenizer, prompt_pool, reward_fn, cfg: ReinforceC
     policy = copy.deepcopy(ref).train()
     ref = ref.eval()
     g = torch.Generator().manual_seed(cfg.seed)
-    opt, sched = _optimizer(policy, cfg.lr, cfg.warmup)
-    history, train_s, reason, step, loss_v = [], 0.0, "max_steps", 0, float("nan")
+    opt, sched = optimizer(policy, cfg.lr, cfg.warmup)
 
-    def record(step, extra):
-        rec = {"step": step, "wall_s": train_s, "loss": loss_v, **extra}
-        if evaluate is not None:
-            rec.update(evaluate(policy))
-        history.append(rec)
-        return rec
-
-    record(0, {})
-    bar = tqdm(range(1, cfg.max_steps + 1), desc=desc or f"REINFORCE b={cfg.beta_rl:g}", disable=not progress,
-               leave=False)
-    for step in bar:
-        t0 = time.perf_counter()
+    def step(s: int) -> dict:
         loss, r_mean = reinforce_batch_loss(policy, ref, tokenizer, sample_prompts(prompt_pool, cfg.batch_prompts, g),
                                             reward_fn, cfg.beta_rl, cfg.samples_per_prompt, g, cfg.max_new_tokens)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         sched.step()
-        train_s += time.perf_counter() - t0
-        loss_v = float(loss.detach())
-        out_of_time = cfg.budget_s is not None and train_s >= cfg.budget_s
-        if step % cfg.eval_every == 0 or step == cfg.max_steps or out_of_time:
-            rec = record(step, {"train_reward": r_mean})
-            bar.set_postfix(r=f"{rec.get('reward', r_mean):.3f}", kl=f"{rec.get('kl', float('nan')):.2f}")
-            stop = _check_stop(rec, None, cfg.kl_budget)
-            if stop:
-                reason = stop
-                break
-        if out_of_time:
-            reason = "budget_s"
-            break
-    bar.close()
-    return TrainResult(policy.eval(), history, reason, step, train_s, asdict(cfg))
+        return {"loss": float(loss.detach()), "train_reward": r_mean}
+
+    res = run_loop(step, max_steps=cfg.max_steps, evaluate=None if evaluate is None else (lambda s: evaluate(policy)),
+                   eval_every=cfg.eval_every, stop=StopRule.of(cfg), budget_s=cfg.budget_s, progress=progress,
+                   desc=desc or f"REINFORCE b={cfg.beta_rl:g}")
+    return TrainResult(policy.eval(), res.history, res.stop_reason, res.steps, res.train_s, asdict(cfg))
