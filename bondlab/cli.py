@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "bondlab.commands.toy_distill",
     "bondlab.commands.toy_overopt",
     "bondlab.commands.lm",
+    "bondlab.commands.lm_train",
     "bondlab.commands.demo",
     "bondlab.commands.hf",
     "bondlab.commands.notebooks",
@@ -35,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="bondlab", description="Best-of-N sampling and BOND, for teaching.")
     root = parser.add_subparsers(dest="command", metavar="COMMAND")
     toy = root.add_parser("toy", help="exact experiments on finite toy spaces").add_subparsers(dest="toy_command", metavar="TOY_COMMAND")
-    lm = root.add_parser("lm", help="the tiny GPT: pretrain, sample, exact sequence-level Best-of-N").add_subparsers(dest="lm_command", metavar="LM_COMMAND")
+    lm = root.add_parser("lm", help="the tiny GPT: pretrain, sample, exact sequence-level Best-of-N, train with J-BOND or REINFORCE").add_subparsers(dest="lm_command", metavar="LM_COMMAND")
     groups = {"root": root, "toy": toy, "lm": lm}
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(groups)

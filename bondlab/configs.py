@@ -219,7 +219,8 @@ class ToyJBondConfig(JBondParams):
 @dataclass
 class JBondConfig(JBondParams):
     """J-BOND on sequences (tiny GPT); the stop rule: quantile N/(N+1) or the KL budget."""
-    target_n: float = param(8.0, "stop when the mean reference quantile reaches N/(N+1)", range=real(1))
+    target_n: float = param(8.0, "stop when the mean reference quantile reaches N/(N+1); N >= 2 (Best-of-1 is pi_ref)",
+                            range=real(2))
     kl_budget: float = param(10.0, "second stop: KL(pi || pi_ref) in nats per sequence", range=real(0))
     keep_going: bool = param(False, "ignore both stops and run max_steps (shows over-optimization)", kind=bool)
     max_steps: int = param(400, "hard cap on optimizer steps", range=whole())

@@ -13,6 +13,7 @@
   reference quantile reaches N/(N+1) (Best-of-N's value for continuous rewards), or the KL to pi_ref
   exceeds a budget.
 - ``budget_s``: stop once this many seconds of training steps (evaluations excluded) are spent.
+- ``record_wall=False`` leaves the seconds out of the records (a resumed run must give the same history).
 - ``on_step(s, rec)``: called after every step (``rec`` is the step's record, or None when it was not
   evaluated), e.g. to write a checkpoint.
 
@@ -76,15 +77,16 @@ def _postfix(rec: dict) -> dict:
 
 def run_loop(step, *, max_steps: int, evaluate=None, eval_every: int = 1, stop: StopRule | None = None,
              budget_s: float | None = None, on_step=None, start: int = 0, history: list | None = None,
-             eval_at_start: bool = True, progress: bool = True, desc: str = "training", leave: bool = False,
-             postfix=_postfix) -> LoopResult:
+             eval_at_start: bool = True, record_wall: bool = True, progress: bool = True, desc: str = "training",
+             leave: bool = False, postfix=_postfix) -> LoopResult:
     """Run optimizer steps ``start + 1 .. max_steps`` (see the module doc); returns a :class:`LoopResult`."""
     history = [] if history is None else history
     stop = stop or StopRule()
     train_s, loss_v, reason, s, out = 0.0, float("nan"), "max_steps", start, {}
 
     def record(s: int, extra: dict) -> dict:
-        rec = {"step": s, "wall_s": train_s, "loss": loss_v, **extra}
+        rec = {"step": s, "wall_s": train_s, "loss": loss_v, **extra} if record_wall else \
+            {"step": s, "loss": loss_v, **extra}
         if evaluate is not None:
             rec.update(evaluate(s))
         history.append(rec)

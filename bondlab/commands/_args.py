@@ -24,35 +24,23 @@ import math
 import os
 import pathlib
 
+from ..configs import Range
+
 SEED_MAX = 2**32 - 1      # numpy and torch both take any seed in [0, 2^32 - 1]
 THREADS_MAX = 1024
 
 
-class Number:
-    """argparse ``type=``: a finite int (``whole=True``) or float within [lo, hi] (ends open if asked)."""
+class Number(Range):
+    """argparse ``type=``: a :class:`bondlab.configs.Range` (the same range a config field declares and its
+    ``__post_init__`` applies) that parses the flag's text."""
 
     def __init__(self, whole: bool, lo=None, hi=None, *, lo_open: bool = False, hi_open: bool = False):
-        self.whole, self.lo, self.hi, self.lo_open, self.hi_open = whole, lo, hi, lo_open, hi_open
+        super().__init__(whole, lo, hi, lo_open=lo_open, hi_open=hi_open)
         self.__name__ = "whole number" if whole else "number"     # argparse's name for the type
 
-    def contains(self, v: float) -> bool:
-        """Whether the finite number ``v`` lies in the declared range."""
-        if self.whole and v != int(v):
-            return False
-        if self.lo is not None and (v < self.lo or (self.lo_open and v == self.lo)):
-            return False
-        return self.hi is None or not (v > self.hi or (self.hi_open and v == self.hi))
-
-    def describe(self) -> str:
-        what = "a whole number" if self.whole else "a number"
-        lo, hi = _fmt(self.lo), _fmt(self.hi)
-        if self.lo is not None and self.hi is not None:
-            return f"{what} in {'(' if self.lo_open else '['}{lo}, {hi}{')' if self.hi_open else ']'}"
-        if self.lo is not None:
-            return f"{what} {'>' if self.lo_open else '>='} {lo}"
-        if self.hi is not None:
-            return f"{what} {'<' if self.hi_open else '<='} {hi}"
-        return f"a finite {what[2:]}"
+    @classmethod
+    def of(cls, r: Range) -> "Number":
+        return cls(r.whole, r.lo, r.hi, lo_open=r.lo_open, hi_open=r.hi_open)
 
     def __call__(self, text: str):
         bad = argparse.ArgumentTypeError(f"must be {self.describe()}, got {text!r}")
@@ -65,10 +53,6 @@ class Number:
         if not self.contains(v):
             raise bad
         return int(v) if self.whole else float(v)
-
-
-def _fmt(x) -> str:
-    return str(int(x)) if x is not None and float(x).is_integer() else f"{x}"
 
 
 def count(lo: int = 1, hi=None) -> Number:

@@ -9,34 +9,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..configs import HFJBondConfig
 from ..outputs import write_json
 from . import _args as A
+from ._from_config import add_config_flags, config_from_args
 
-# command-line flag -> HFJBondConfig field: its argparse type (the accepted range) or its choices. None
-# defaults leave the config's default (see bondlab.hf.train).
-FIELDS = {"target_n": A.real(2), "kl_budget": A.real(0, lo_open=True), "max_steps": A.count(),
-          "batch_prompts": A.count(2), "lr": A.real(0, lo_open=True), "warmup": A.count(0), "beta": A.real(0, 1),
-          "eta": A.real(0, 1, lo_open=True), "gamma": A.real(0), "anchor": ("ema", "hard"), "hard_period": A.count(),
-          "objective": ("jeffreys", "forward", "backward"), "max_new_tokens": A.count(), "eval_every": A.count(),
-          "eval_prompts": A.count(), "ref_samples": A.count(), "checkpoint_every": A.count(), "seed": A.SEED}
 POSITION_KEYS = ("n_positions", "max_position_embeddings", "n_ctx", "seq_length")   # config.json names
-HELP = {"target_n": "stop when the mean reference quantile reaches N/(N+1); N >= 2 (default 8)",
-        "kl_budget": "stop when KL(pi || pi_ref) per sequence exceeds this (default 10 nats)",
-        "max_steps": "optimizer steps at most (default 1000)",
-        "batch_prompts": "GLOBAL prompts per step, >= 2, split over the processes (default 128, as in the paper)",
-        "lr": "Adam learning rate (default 3e-6, as in the paper)",
-        "warmup": "linear warm-up steps (default 100, as in the paper)",
-        "beta": "Jeffreys mixing beta (default 0.5)",
-        "eta": "EMA anchor rate eta, in (0, 1], with --anchor ema (default 0.02, as in the paper)",
-        "gamma": "extra KL(pi || pi_anchor) regulariser (default 0)", "anchor": "ema (default) or hard",
-        "hard_period": "steps between anchor replacements with --anchor hard (default 50)",
-        "objective": "jeffreys (default), forward or backward",
-        "max_new_tokens": "completion length limit in tokens, below the model's positions (default 64)",
-        "eval_every": "steps between evaluations and stop checks (default 50)",
-        "eval_prompts": "GLOBAL evaluation prompts (default 64)",
-        "ref_samples": "pi_ref samples per evaluation prompt for the quantile (default 16)",
-        "checkpoint_every": "steps between checkpoints (default 50)", "seed": "seed of every generator (default 0)"}
-
 
 def register(groups) -> None:
     hf = groups["root"].add_parser(
@@ -60,17 +38,11 @@ def register(groups) -> None:
     p.add_argument("--out", type=A.PathArg("out_dir"), default="runs/hf",
                    help="folder for checkpoints, the final model and history.json; a rerun resumes from it")
     p.add_argument("--no-resume", action="store_true", help="start afresh even if --out holds a checkpoint")
-    p.add_argument("--keep-going", action="store_true", help="ignore the stops and run --max-steps")
     p.add_argument("--cpu", action="store_true", help="run on the CPU even if a GPU is there")
     p.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32",
                    help="weights' dtype (default float32)")
     p.add_argument("--threads", type=A.THREADS, default=None, help="torch CPU threads per process (default: torch's)")
-    for name, kind in FIELDS.items():
-        flag = "--" + name.replace("_", "-")
-        if isinstance(kind, tuple):
-            p.add_argument(flag, choices=kind, default=None, help=HELP[name])
-        else:
-            p.add_argument(flag, type=kind, default=None, help=HELP[name])
+    add_config_flags(p, HFJBondConfig)    # one flag per field, help and range from the dataclass
     p.set_defaults(func=run, check=check)
 
 
@@ -148,7 +120,6 @@ def _longest_prompt(folder, prompts) -> int:
 
 
 def _config_default(name: str):
-    from ..hf.train import HFJBondConfig
     return HFJBondConfig.__dataclass_fields__[name].default
 
 
@@ -156,11 +127,10 @@ def run(args) -> int:
     import torch
     from accelerate import Accelerator   # check() has made sure the extra is there
 
-    from ..hf import HFJBondConfig, HFPolicy, load_reward, train_hf_jbond
+    from ..hf import HFPolicy, load_reward, train_hf_jbond
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    kw = {k: getattr(args, k) for k in FIELDS if getattr(args, k) is not None}
-    cfg = HFJBondConfig(keep_going=args.keep_going, **kw)
+    cfg = config_from_args(HFJBondConfig, args)
     prompts = _prompts(args.prompts)
     label = int(args.label) if args.label is not None and args.label.isdigit() else args.label
     acc = Accelerator(cpu=args.cpu)

@@ -18,6 +18,7 @@ import matplotlib
 import torch
 
 from ..bon import bon_probs
+from ..configs import Range
 from ..jbond import IterativeConfig, ToyJBondConfig, train_iterative, train_toy_jbond
 from ..outputs import save_figure, write_json
 from ..plots.distill import plot_fits, plot_history, plot_quantile_vs_step, plot_reward_vs_kl
@@ -26,12 +27,23 @@ from ..smoke import smoke_mode
 from ..spaces import grid_mixture
 from ..train import BondConfig, ToyReinforceConfig, train_bond, train_toy_reinforce
 from . import _args as A
+from ._from_config import add_config_flags, config_from_args
 
 FULL_STEPS = {"divergences": 400, "iterative": 600, "jbond": 600}   # default --steps in full mode
 SMOKE_STEPS = {"divergences": 60, "iterative": 80, "jbond": 60}     # ... with --smoke / BONDLAB_SMOKE=1
 DEFAULT_N = {"divergences": 4, "iterative": 2, "jbond": 2}           # default --n
 ROUNDS = 4                 # hard-anchor rounds of `iterative` (period = steps // ROUNDS)
 BETA_RL = 0.1              # KL weight of the REINFORCE baseline beside J-BOND
+
+
+# the config fields each subcommand reads, as flags (help and range from the dataclass), and its own defaults
+FLAGS = {
+    "divergences": (BondConfig, ("n", "beta", "family", "steps", "lr", "seed"),
+                    {"n": 4, "family": "gaussian", "lr": 0.1, "steps": FULL_STEPS["divergences"]}),
+    "iterative": (IterativeConfig, ("n", "eta", "beta", "gradient", "seed"), {"n": 2}),
+    "jbond": (ToyJBondConfig, ("beta", "gamma", "eta", "gradient", "batch", "steps", "lr", "v1_sign", "seed"),
+              {"steps": FULL_STEPS["jbond"]}),
+}
 
 
 def register(groups):
@@ -43,27 +55,20 @@ def register(groups):
     }
     for name, text in helps.items():   # each subcommand takes only the flags it reads
         p = toy.add_parser(name, help=text, description=text + ". Writes figures into --out; --json writes the history.")
-        if name != "jbond":            # J-BOND's n is 2 (one policy sample against two anchor samples)
-            p.add_argument("--n", type=A.count(), default=DEFAULT_N[name], help=f"N of Best-of-N (default {DEFAULT_N[name]})")
-        p.add_argument("--beta", type=A.real(0, 1), default=0.5, help="Jeffreys weight on the backward KL (default 0.5)")
-        if name != "divergences":
-            p.add_argument("--eta", type=A.real(0, 1, lo_open=True), default=None,
-                           help="EMA rate of the anchor, in (0, 1] (default 0.05)" if name == "jbond" else
-                                "EMA rate of the anchor, in (0, 1]: an EMA instead of hard resets")
-        if name == "jbond":
-            p.add_argument("--gamma", type=A.real(0), default=0.0, help="regulariser gamma KL(pi||pi_anchor) (default 0)")
-        p.add_argument("--steps", type=A.count(), default=None,
-                       help=f"optimiser steps (default {FULL_STEPS[name]}; {SMOKE_STEPS[name]} in smoke mode)")
-        p.add_argument("--seed", type=A.SEED, default=0, help="seed of the numpy and torch generators (default 0)")
+        cls, only, defaults = FLAGS[name]
+        add_config_flags(p, cls, only=only, defaults=defaults, helps={
+            "steps": f"optimiser steps ({SMOKE_STEPS[name]} in smoke mode)",
+            "eta": f"EMA rate of the anchor, instead of hard resets every steps/{ROUNDS} steps" if name == "iterative"
+                   else "EMA rate of the anchor"},
+            narrow={"eta": Range(False, 0, 1, lo_open=True)} if name == "iterative" else None)
+        if name == "iterative":        # the total over the hard rounds, not a config field
+            p.add_argument("--steps", type=A.count(), default=None,
+                           help=f"optimiser steps in all, split into {ROUNDS} hard rounds (default "
+                                f"{FULL_STEPS[name]}; {SMOKE_STEPS[name]} in smoke mode)")
         p.add_argument("--out", type=A.PathArg("out_dir"), default="runs", help="folder for the figures (default runs/)")
         p.add_argument("--json", type=A.PathArg("out_file"), default=None, help="write {config, history, ...} to this JSON file")
         p.add_argument("--smoke", action="store_true", help="a quick run with few steps")
         A.add_force(p)
-        if name == "divergences":
-            p.add_argument("--family", choices=FAMILIES, default="gaussian", help="policy family (default gaussian)")
-        else:
-            p.add_argument("--gradient", choices=("exact", "sampled"), default="exact" if name == "iterative" else "sampled",
-                           help="exact expectation or the paper's sampled estimators")
         p.set_defaults(func=run, check=check, distill=name)
 
 
@@ -75,8 +80,10 @@ def _steps(args) -> int:
 def check(args) -> None:
     """What needs several flags, before any training: the hard rounds, and the outputs."""
     steps = _steps(args)
-    if args.distill == "iterative" and args.eta is None and steps < ROUNDS:
+    if args.distill == "iterative" and not args.eta and steps < ROUNDS:
         raise ValueError(f"--steps must be >= {ROUNDS} (one per hard-anchor round), got {steps}")
+    if args.distill == "jbond":        # what only several flags together can break, before any work
+        config_from_args(ToyJBondConfig, args, steps=steps)
     targets = {"--out": [args.out / f"{args.distill}.png"]}
     if args.json is not None:
         targets["--json"] = [args.json]
@@ -92,11 +99,11 @@ def run(args) -> int:
     import matplotlib.pyplot as plt
 
     torch.set_num_threads(1)   # toy tensors are tiny: extra threads only add synchronisation
-    n, steps = getattr(args, "n", 2), _steps(args)
+    n, steps = getattr(args, "n", None) or FLAGS[args.distill][2].get("n", 2), _steps(args)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     config = {k: (str(v) if isinstance(v, pathlib.Path) else v) for k, v in vars(args).items()
-              if k not in ("func", "check", "command", "toy_command")}   # the flags this subcommand reads
+              if k not in ("func", "check", "command", "toy_command") and not k.startswith("_")}   # its flags
     config.update(n=n, steps=steps)
     t0 = time.perf_counter()
     result: dict = {"config": config}
@@ -105,24 +112,26 @@ def run(args) -> int:
         space = grid_mixture(k=61, weights=(0.5, 0.5), means=(-0.5, 0.5), scales=(0.15, 0.15), reward="two_peaks")
         runs, fits = {}, {}
         for obj in ("forward", "backward", "jeffreys"):
-            pol, runs[obj] = train_bond(space, BondConfig(objective=obj, beta=args.beta, n=n, family=args.family,
-                                                          steps=steps, lr=0.1, seed=args.seed), progress=True)
+            cfg = config_from_args(BondConfig, args, defaults=FLAGS["divergences"][2], objective=obj, steps=steps)
+            pol, runs[obj] = train_bond(space, cfg, progress=True)
             fits[obj] = pol.probs_np()
+        config.update({k: getattr(cfg, k) for k in FLAGS["divergences"][1]})
         fig, axes = plt.subplots(1, 3, figsize=(14, 3.6), layout="constrained")
-        plot_fits(space.x, bon_probs(space.ref_probs, space.rewards, n), fits, ref=space.ref_probs, ax=axes[0])
+        plot_fits(space.x, bon_probs(space.ref_probs, space.rewards, cfg.n), fits, ref=space.ref_probs, ax=axes[0])
         plot_history(runs, "fwd_kl", log=True, ax=axes[1])
         plot_history(runs, "entropy", ax=axes[2])
         figures.append(_save(fig, out / "divergences.png"))
         result["history"], result["runs"] = runs["jeffreys"], runs
-        print(f"{'objective':<10} {'KL(BoN||pi)':>12} {'KL(pi||BoN)':>12} {'entropy':>9}   family={args.family}, N={n}")
+        print(f"{'objective':<10} {'KL(BoN||pi)':>12} {'KL(pi||BoN)':>12} {'entropy':>9}   family={cfg.family}, N={n}")
         for obj, h in runs.items():
             print(f"{obj:<10} {h['fwd_kl'][-1]:>12.4f} {h['bwd_kl'][-1]:>12.4f} {h['entropy'][-1]:>9.4f}")
     elif args.distill == "iterative":
         space = grid_mixture(k=101, weights=(0.6, 0.4), reward="linear")
-        ema = args.eta is not None
+        ema = bool(args.eta)
         rounds, period = (1, steps) if ema else (ROUNDS, max(1, steps // ROUNDS))
-        cfg = IterativeConfig(n=n, rounds=rounds, period=period, eta=args.eta or 0.0, beta=args.beta,
-                              gradient=args.gradient, lr=0.1 if args.gradient == "exact" else 0.05, seed=args.seed)
+        cfg = config_from_args(IterativeConfig, args, defaults=FLAGS["iterative"][2], rounds=rounds, period=period,
+                               lr=0.05 if args.gradient == "sampled" else 0.1)
+        config.update({k: getattr(cfg, k) for k in FLAGS["iterative"][1]})
         _, h = train_iterative(space, cfg, progress=True)
         result["bon_equivalent_n"] = h.pop("bon_equivalent_n")
         result["round_end"] = h.pop("round_end")
@@ -137,12 +146,11 @@ def run(args) -> int:
               f"KL(BoN_n(anchor)||pi) {h['fwd_kl'][-1]:.4g}")
     else:
         space = grid_mixture(k=101, weights=(0.6, 0.4), reward="linear")
-        eta = 0.05 if args.eta is None else args.eta
-        config["eta"] = eta
-        _, h = train_toy_jbond(space, ToyJBondConfig(beta=args.beta, gamma=args.gamma, eta=eta, gradient=args.gradient,
-                                              steps=steps, seed=args.seed), progress=True)
-        _, hr = train_toy_reinforce(space, ToyReinforceConfig(beta_rl=BETA_RL, gradient=args.gradient, steps=steps,
-                                                       seed=args.seed), progress=True)
+        jcfg = config_from_args(ToyJBondConfig, args, steps=steps)
+        config.update({k: getattr(jcfg, k) for k in FLAGS["jbond"][1]})
+        _, h = train_toy_jbond(space, jcfg, progress=True)
+        _, hr = train_toy_reinforce(space, ToyReinforceConfig(beta_rl=BETA_RL, gradient=jcfg.gradient, steps=steps,
+                                                              seed=jcfg.seed), progress=True)
         result["history"], result["baselines"] = h, {f"reinforce_{BETA_RL:g}": hr}
         fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), layout="constrained")
         plot_quantile_vs_step(h, space, bon_ns=(2, 4, 8, 16), label="J-BOND", ax=axes[0])

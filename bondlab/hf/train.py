@@ -197,6 +197,7 @@ def train_hf_jbond(policy: HFPolicy, prompt_pool, reward, cfg: HFJBondConfig | N
 
     res = run_loop(train_step, max_steps=cfg.max_steps, evaluate=evaluate, eval_every=cfg.eval_every,
                    stop=StopRule.of(cfg), on_step=on_step, start=start, history=history, eval_at_start=False,
+                   record_wall=False,
                    progress=progress and acc.is_main_process, desc="J-BOND (hf)")
     reason, steps = res.stop_reason, res.steps
     checkpoint(steps, reason)
