@@ -12,7 +12,7 @@ from dataclasses import MISSING, fields
 
 from . import _args as A
 
-__all__ = ["add_config_flags", "config_from_args", "flag"]
+__all__ = ["add_config_flags", "config_from_args", "flag", "print_history"]
 
 
 def flag(name: str) -> str:
@@ -83,3 +83,10 @@ def config_from_args(cls, args, names=None, *, defaults: dict | None = None, **o
             if msg.startswith(n + " "):
                 raise ValueError(flag(n) + msg[len(n):]) from None
         raise
+
+
+def print_history(history: list, columns=("reward", "quantile", "kl")) -> None:
+    """The evaluation records of a training run as a table, one row per evaluation."""
+    print(f"{'step':>6} " + " ".join(f"{c:>9}" for c in columns))
+    for h in history:
+        print(f"{h['step']:6d} " + " ".join(f"{h[c]:9.3f}" for c in columns))

@@ -12,7 +12,7 @@ from pathlib import Path
 from ..configs import HFJBondConfig
 from ..outputs import write_json
 from . import _args as A
-from ._from_config import add_config_flags, config_from_args
+from ._from_config import add_config_flags, config_from_args, print_history
 
 POSITION_KEYS = ("n_positions", "max_position_embeddings", "n_ctx", "seq_length")   # config.json names
 
@@ -140,9 +140,7 @@ def run(args) -> int:
     if acc.is_main_process:
         Path(args.out).mkdir(parents=True, exist_ok=True)
         write_json(Path(args.out) / "history.json", res.history)
-        print(f"{'step':>6} {'reward':>8} {'quantile':>9} {'KL':>8} {'length':>7}")
-        for h in res.history:
-            print(f"{h['step']:6d} {h['reward']:8.3f} {h['quantile']:9.3f} {h['kl']:8.3f} {h['length']:7.1f}")
+        print_history(res.history, ("reward", "quantile", "kl", "length"))
         print(f"stopped: {res.stop_reason} after {res.steps} steps on {acc.num_processes} process(es); "
               f"target quantile N/(N+1) = {cfg.target_n / (cfg.target_n + 1):.3f}; final model in {args.out}/final")
     return 0

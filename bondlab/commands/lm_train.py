@@ -17,7 +17,7 @@ from ..configs import JBondConfig, ReinforceConfig
 from ..outputs import save_figure, write_json
 from ..smoke import smoke_mode
 from . import _args as A
-from ._from_config import add_config_flags, config_from_args
+from ._from_config import add_config_flags, config_from_args, print_history
 
 OUTPUTS = ("history.json", "training_curves.png", "policy.safetensors", "policy.json")
 # smaller sizes with --smoke / BONDLAB_SMOKE=1 (flags given still win)
@@ -111,9 +111,7 @@ def run(args) -> int:
     save_checkpoint(res.policy, tok, out / "policy", meta={"algorithm": args.algorithm, "config": res.config,
                                                            "steps": res.steps, "stop_reason": res.stop_reason})
     last = res.history[-1]
-    print(f"{'step':>6} {'reward':>8} {'quantile':>9} {'KL':>8}")
-    for h in res.history:
-        print(f"{h['step']:6d} {h['reward']:8.3f} {h['quantile']:9.3f} {h['kl']:8.3f}")
+    print_history(res.history)
     print(f"stopped: {res.stop_reason} after {res.steps} steps ({res.train_s:.1f} s of training); final quantile "
           f"{last['quantile']:.3f}, KL {last['kl']:.3f}; wrote {', '.join(str(out / n) for n in OUTPUTS)}")
     return 0
