@@ -62,7 +62,7 @@ class LoopResult:
     history: list                 # one record per evaluation
     stop_reason: str              # "target", "kl_budget", "budget_s" or "max_steps"
     steps: int                    # the last optimizer step taken (counting the steps before ``start``)
-    train_s: float                # seconds spent in training steps in this call (evaluations excluded)
+    train_s: float                # seconds spent in training steps (evaluations excluded), from ``train_s``
     last: dict = field(default_factory=dict)   # the last step's dict
 
 
@@ -78,11 +78,12 @@ def _postfix(rec: dict) -> dict:
 def run_loop(step, *, max_steps: int, evaluate=None, eval_every: int = 1, stop: StopRule | None = None,
              budget_s: float | None = None, on_step=None, start: int = 0, history: list | None = None,
              eval_at_start: bool = True, record_wall: bool = True, progress: bool = True, desc: str = "training",
-             leave: bool = False, postfix=_postfix) -> LoopResult:
-    """Run optimizer steps ``start + 1 .. max_steps`` (see the module doc); returns a :class:`LoopResult`."""
+             leave: bool = False, postfix=_postfix, train_s: float = 0.0) -> LoopResult:
+    """Run optimizer steps ``start + 1 .. max_steps`` (see the module doc); returns a :class:`LoopResult`.
+    ``train_s``: training seconds already spent (a continued run counts on from them)."""
     history = [] if history is None else history
     stop = stop or StopRule()
-    train_s, loss_v, reason, s, out = 0.0, float("nan"), "max_steps", start, {}
+    loss_v, reason, s, out = float("nan"), "max_steps", start, {}
 
     def record(s: int, extra: dict) -> dict:
         rec = {"step": s, "wall_s": train_s, "loss": loss_v, **extra} if record_wall else \

@@ -34,7 +34,7 @@ from .model import GPT
 from .policy import LMPolicy
 
 __all__ = ["JBondConfig", "JBondBatch", "TrainResult", "text_reward", "sample_prompts", "pad_cat",
-           "jbond_batch", "jbond_batch_loss", "jbond_step", "check_finite", "train_jbond", "quantile_target",
+           "jbond_batch", "jbond_batch_loss", "jbond_step", "check_finite", "train_jbond", "quantile_target", "TrainState",
            "optimizer", "as_policy"]
 
 
@@ -153,6 +153,19 @@ class TrainResult:
     train_s: float            # wall time spent in training steps (evaluations excluded)
     config: dict              # the config as a dict
     anchor: object = None     # J-BOND's final anchor (same type as policy)
+    state: object = None      # J-BOND's TrainState: pass it as ``resume=`` to keep going where it stopped
+
+
+@dataclass
+class TrainState:
+    """Everything a J-BOND run needs to continue exactly where it stopped (as in a checkpoint)."""
+    policy: object            # the policy interface being trained (LMPolicy / HFPolicy)
+    anchor: object            # its EMA (or hard) anchor
+    opt: object               # Adam, with its moments
+    sched: object             # the warm-up schedule, at its step
+    generator: torch.Generator  # the training samples' generator, in its state
+    step: int                 # optimizer steps taken
+    train_s: float            # training seconds spent so far
 
 
 def optimizer(model: torch.nn.Module, lr: float, warmup: int):
@@ -178,7 +191,8 @@ def as_policy(ref, tokenizer, max_new_tokens: int, start=None):
 
 
 def train_jbond(ref, tokenizer, prompt_pool, reward_fn, cfg: JBondConfig | None = None, *,
-                evaluate=None, policy=None, progress: bool = True, desc: str = "J-BOND") -> TrainResult:
+                evaluate=None, policy=None, resume: TrainState | None = None, progress: bool = True,
+                desc: str = "J-BOND") -> TrainResult:
     """Run J-BOND from pi_ref (or from ``policy``) until the stop (see the module doc).
 
     ``ref`` (and ``policy``): a :class:`bondlab.lm.GPT` with its ``tokenizer``, or any object speaking the
@@ -186,18 +200,32 @@ def train_jbond(ref, tokenizer, prompt_pool, reward_fn, cfg: JBondConfig | None 
     reward_fn(prompt_texts, completions) -> (B,) rewards; ``evaluate(policy) -> dict`` with at least
     "quantile" and "kl" is called at step 0, every ``eval_every`` steps and at the end (None: no evaluation,
     so only max_steps stops training); it gets what was passed in (a GPT for GPTs). ``ref`` is left untouched.
+
+    ``resume``: the ``state`` of an earlier result; training continues from its policy, EMA anchor, Adam
+    moments, schedule, generator and step count (``cfg.max_steps`` counts from the first step of that
+    run), exactly as if it had not stopped. The state is moved on, not copied.
     """
     cfg = cfg or JBondConfig()
-    pol, out = as_policy(ref, tokenizer, cfg.max_new_tokens, policy)
     if not prompt_pool:
         raise ValueError("prompt_pool must hold at least one prompt text")
-    if hasattr(pol, "check_fits"):
-        pol.check_fits(list(prompt_pool), cfg.max_new_tokens)     # before any work: every prompt fits
+    if resume is None:
+        pol, out = as_policy(ref, tokenizer, cfg.max_new_tokens, policy)
+        if hasattr(pol, "check_fits"):
+            pol.check_fits(list(prompt_pool), cfg.max_new_tokens)     # before any work: every prompt fits
+        anchor = pol.anchor()
+        g = torch.Generator().manual_seed(cfg.seed)
+        opt, sched = optimizer(pol.model, cfg.lr, cfg.warmup)
+        start, spent = 0, 0.0
+    else:
+        if not isinstance(resume, TrainState) or policy is not None:
+            raise ValueError("resume must be the TrainState of an earlier result (result.state), without policy")
+        pol, anchor, opt, sched, g = resume.policy, resume.anchor, resume.opt, resume.sched, resume.generator
+        out = (lambda x: x.model) if isinstance(ref, GPT) else (lambda x: x)
+        start, spent = resume.step, resume.train_s
+        if cfg.max_steps <= start:
+            raise ValueError(f"max_steps ({cfg.max_steps}) must exceed the {start} steps already taken to keep going")
     if isinstance(ref, GPT):
         pol.model.train()
-    anchor = pol.anchor()
-    g = torch.Generator().manual_seed(cfg.seed)
-    opt, sched = optimizer(pol.model, cfg.lr, cfg.warmup)
 
     def step(s: int) -> dict:
         loss, batch = jbond_step(pol, anchor, opt, sched, sample_prompts(prompt_pool, cfg.batch_prompts, g),
@@ -205,6 +233,8 @@ def train_jbond(ref, tokenizer, prompt_pool, reward_fn, cfg: JBondConfig | None 
         return {"loss": float(loss.detach()), "train_reward": float(batch.r.mean())}
 
     res = run_loop(step, max_steps=cfg.max_steps, eval_every=cfg.eval_every, stop=StopRule.of(cfg), desc=desc,
-                   evaluate=None if evaluate is None else (lambda s: evaluate(out(pol))), progress=progress)
+                   evaluate=None if evaluate is None else (lambda s: evaluate(out(pol))), progress=progress,
+                   start=start, train_s=spent)
     pol.model.eval()
-    return TrainResult(out(pol), res.history, res.stop_reason, res.steps, res.train_s, asdict(cfg), out(anchor))
+    state = TrainState(pol, anchor, opt, sched, g, res.steps, res.train_s)
+    return TrainResult(out(pol), res.history, res.stop_reason, res.steps, res.train_s, asdict(cfg), out(anchor), state)
