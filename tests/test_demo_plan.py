@@ -32,7 +32,8 @@ def test_plan_replaces_only_the_demo_fields():
     j, k = stages[1].config, stages[2].config
     assert _changed(jb, j) == {"target_n", "max_new_tokens", "seed"}
     assert (j.target_n, j.max_new_tokens, j.seed, j.keep_going) == (4.0, 9, 2, False)
-    assert _changed(j, k) == {"keep_going", "max_steps", "seed"} and (k.max_steps, k.seed) == (5, 2 + 7)
+    # keep going continues J-BOND's own run (its generator too): only the stop and the extra steps change
+    assert _changed(j, k) == {"keep_going", "max_steps"} and k.max_steps == 5
     for stage, beta in zip(stages[3:5], (BETA, 1.0)):
         assert _changed(rf, stage.config) == {"beta_rl", "max_new_tokens", "seed"}   # rf.beta_rl is 0.1
         assert stage.config.beta_rl == beta and stage.config.seed == 2 + 4 and stage.config.max_new_tokens == 9

@@ -98,8 +98,8 @@ def plan(cfg: DemoConfig) -> tuple[Stage, ...]:
                    seed=cfg.seed)
     stages = [Stage("best-of-n", "best-of-n"), Stage("jbond", "jbond", jcfg)]
     if cfg.keep_going:
-        stages.append(Stage("jbond_keep_going", "jbond_keep_going",
-                            replace(jcfg, keep_going=True, max_steps=cfg.keep_going_steps, seed=cfg.seed + 7)))
+        stages.append(Stage("jbond_keep_going", "jbond_keep_going",     # max_steps: the extra steps
+                            replace(jcfg, keep_going=True, max_steps=cfg.keep_going_steps)))
     for b in cfg.beta_rls:
         rcfg = replace(cfg.reinforce, beta_rl=float(b), seed=cfg.seed + 4, max_new_tokens=cfg.max_new_tokens)
         stages.append(Stage(f"reinforce_{b:g}", "reinforce", rcfg))
@@ -221,16 +221,15 @@ def _run_jbond(run: _Run, stage: Stage) -> None:
 
 
 def _run_keep_going(run: _Run, stage: Stage) -> None:
-    """J-BOND past its stop, from the stopped policy; steps and seconds continue J-BOND's."""
+    """J-BOND past its stop: the same run continued from its state (EMA anchor, Adam, generator, step count)
+    for ``keep_going_steps`` more steps; steps and seconds count on from J-BOND's."""
     jb = run.jbond
-    kg = train_jbond(run.ref, run.tok, PROMPT_OPENINGS, text_reward(run.tok, run.gold), stage.config,
-                     evaluate=run.evaluate, policy=jb.policy, progress=run.progress, desc="J-BOND keep going")
-    hist = _history_columns(kg.history)
-    hist["step"] = [s + jb.steps for s in hist["step"]]
-    hist["wall_s"] = [w + jb.train_s for w in hist["wall_s"]]
-    run.data["history"][stage.name] = hist
-    run.data["methods"][stage.name] = _method_entry(kg.history[-1], jb.train_s + kg.train_s, 1,
-                                                    steps=jb.steps + kg.steps)
+    cfg = replace(stage.config, max_steps=jb.steps + stage.config.max_steps)
+    kg = train_jbond(run.ref, run.tok, PROMPT_OPENINGS, text_reward(run.tok, run.gold), cfg,
+                     evaluate=run.evaluate, resume=jb.state, progress=run.progress, desc="J-BOND keep going")
+    # the continued curve starts where J-BOND stopped (its last evaluation is this run's state at that step)
+    run.data["history"][stage.name] = _history_columns([jb.history[-1]] + kg.history)
+    run.data["methods"][stage.name] = _method_entry(kg.history[-1], kg.train_s, 1, steps=kg.steps)
     run.policies[stage.name] = kg.policy
 
 
