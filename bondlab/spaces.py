@@ -65,8 +65,9 @@ def grid_mixture(k: int = 101, weights=(0.6, 0.4), means=(-0.4, 0.4), scales=(0.
     if not isinstance(reward, str) or reward not in REWARD_SHAPES:
         raise ValueError(f"reward must be one of {REWARD_SHAPES}, got {reward!r}")
     x = np.linspace(-1, 1, k)
-    dens = np.exp(-0.5 * ((x[:, None] - means[None, :]) / scales[None, :]) ** 2) / scales[None, :]  # (k, M)
-    mass = dens.sum(axis=0)                                                                           # (M,)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):   # a subnormal scale: checked just below
+        dens = np.exp(-0.5 * ((x[:, None] - means[None, :]) / scales[None, :]) ** 2) / scales[None, :]  # (k, M)
+        mass = dens.sum(axis=0)                                                                       # (M,)
     if not np.all(np.isfinite(mass) & (mass > 0)):   # a far-off mean or a tiny scale: 0/0 or inf/inf below
         i = int(np.flatnonzero(~(np.isfinite(mass) & (mass > 0)))[0])
         raise ValueError(f"means[{i}] = {means[i]:g} with scales[{i}] = {scales[i]:g} puts no representable mass "
