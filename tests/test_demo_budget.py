@@ -34,6 +34,10 @@ def test_counts_match_an_independent_count():
     j, r = m["jbond"], m["reinforce_0.1"]
     # J-BOND: one policy and two anchor samples per prompt per step, all three scored
     assert j["policy_samples"] == j["reward_calls"] == 3 * JB["batch_prompts"] * j["steps"]
+    h = res.data["history"]
+    assert h["jbond"]["policy_samples"] == [3 * JB["batch_prompts"] * s for s in h["jbond"]["step"]]
+    assert h["reinforce_0.1"]["reward_calls"] == [RF["batch_prompts"] * RF["samples_per_prompt"] * s
+                                                  for s in h["reinforce_0.1"]["step"]]
     # REINFORCE: as many whole steps as J-BOND's samples allow
     per_step = RF["batch_prompts"] * RF["samples_per_prompt"]
     assert r["steps"] == j["policy_samples"] // per_step
@@ -51,8 +55,17 @@ def test_counts_match_an_independent_count():
     assert gold.texts == expected
 
 
+def test_keep_going_continues_the_count():
+    res = tiny_demo(keep_going=True, keep_going_steps=2)
+    j, k = res.data["methods"]["jbond"], res.data["methods"]["jbond_keep_going"]
+    assert k["policy_samples"] == k["reward_calls"] == 3 * JB["batch_prompts"] * (j["steps"] + 2)
+    h = res.data["history"]["jbond_keep_going"]
+    assert h["policy_samples"] == [3 * JB["batch_prompts"] * s for s in h["step"]]
+
+
 def test_same_seed_same_table_under_the_samples_budget():
     a, b = tiny_demo(seed=5).data, tiny_demo(seed=5).data
+    assert a["history"]["jbond"]["policy_samples"][-1] == a["methods"]["jbond"]["policy_samples"]
     drop = lambda d: {k: v for k, v in d.items() if k != "wall_s"}  # noqa: E731
     for part in ("methods", "history"):
         assert {k: drop(v) for k, v in a[part].items()} == {k: drop(v) for k, v in b[part].items()}

@@ -176,11 +176,11 @@ class _Run:
         inside the block (evaluations excluded)."""
         reward = CountingReward(self.gold)
         with SampleCounter() as counter:
-            self.evaluate.counter = counter
+            self.evaluate.counter, self.evaluate.reward = counter, reward
             try:
                 yield reward, counter
             finally:
-                self.evaluate.counter = None
+                self.evaluate.counter = self.evaluate.reward = None
 
     def record(self, name: str, history: list, **extra) -> None:
         """The history columns (with intervals), the method's row from its last evaluation, and its per-prompt
@@ -230,7 +230,9 @@ def _run_keep_going(run: _Run, stage: Stage) -> None:
     with run.counted() as (reward, counter):
         kg = train_jbond(run.ref, run.tok, PROMPT_OPENINGS, text_reward(run.tok, reward), stage.config,
                          evaluate=run.evaluate, policy=jb.policy, progress=run.progress, desc="J-BOND keep going")
-    hist = [{**r, "step": r["step"] + jb.steps, "wall_s": r["wall_s"] + jb.train_s} for r in kg.history]
+    hist = [{**r, "step": r["step"] + jb.steps, "wall_s": r["wall_s"] + jb.train_s,
+             "policy_samples": r["policy_samples"] + before["policy_samples"],
+             "reward_calls": r["reward_calls"] + before["reward_calls"]} for r in kg.history]
     run.record(stage.name, hist, wall_s=jb.train_s + kg.train_s, steps=jb.steps + kg.steps,
                policy_samples=before["policy_samples"] + counter.samples,
                reward_calls=before["reward_calls"] + reward.texts)

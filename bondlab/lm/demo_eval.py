@@ -65,12 +65,14 @@ class TwoSetEvaluator:
     """``evaluate(policy) -> dict`` for the trainers: the selection set's means of EVAL_KEYS at the top level
     (the stop rule reads ``quantile`` and ``kl``), the report set's sample texts, and the per-prompt arrays
     of both sets under ``"select"`` and ``"report"``. ``counter`` (a :class:`bondlab.lm.budget.SampleCounter`)
-    is paused during the evaluation: its samples are not part of a method's budget."""
+    is paused during the evaluation (its samples are not part of a method's budget), and the record carries
+    the budget spent so far: ``policy_samples`` (the counter) and ``reward_calls`` (``reward``, a
+    :class:`bondlab.lm.budget.CountingReward`), where they are set."""
 
     def __init__(self, ref, tokenizer, gold, proxy, select: EvalSet, report: EvalSet, max_new_tokens: int):
         self.ref, self.tokenizer, self.gold, self.proxy = ref, tokenizer, gold, proxy
         self.select, self.report, self.max_new_tokens = select, report, max_new_tokens
-        self.counter = None
+        self.counter = self.reward = None
 
     def per_prompt(self, policy, eval_set: EvalSet) -> dict:
         return evaluate_per_prompt(policy, self.ref, self.tokenizer, eval_set.texts, self.gold, self.proxy,
@@ -83,6 +85,10 @@ class TwoSetEvaluator:
         rec["samples"] = rep["samples"]
         rec["select"] = {k: sel[k] for k in EVAL_KEYS if sel[k] is not None}
         rec["report"] = {k: rep[k] for k in EVAL_KEYS if rep[k] is not None}
+        if self.counter is not None:
+            rec["policy_samples"] = self.counter.samples
+        if self.reward is not None:
+            rec["reward_calls"] = self.reward.texts
         return rec
 
 
@@ -101,8 +107,9 @@ def _clean(v):
     return None if isinstance(v, float) and not np.isfinite(v) else v
 
 
-def history_columns(records: list, rng: np.random.Generator, extra=("step", "wall_s", "loss")) -> dict:
-    """A history as columns: ``extra`` as recorded, the report means of EVAL_KEYS, ``<key>_lo``/``<key>_hi``
+def history_columns(records: list, rng: np.random.Generator,
+                    extra=("step", "wall_s", "loss", "policy_samples", "reward_calls")) -> dict:
+    """A history as columns: ``extra`` as recorded (None where a record lacks it), the report means of EVAL_KEYS, ``<key>_lo``/``<key>_hi``
     (95% intervals, every checkpoint resampled with one set of counts) for INTERVAL_KEYS, and the selection
     means the stop rule read as ``select_<key>``."""
     pp = per_prompt_history(records)

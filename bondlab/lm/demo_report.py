@@ -103,10 +103,12 @@ def write_outputs(data: dict, out_dir, json_path=None) -> list[pathlib.Path]:
     fig = Figure(figsize=(13, 3.8), layout="constrained")
     axes = fig.subplots(1, 4)
     q = data["config"]["quantile_target"]
-    plot_training_curve(data, "quantile", ax=axes[0], target=q)
-    plot_training_curve(data, "reward", ax=axes[1])
-    plot_training_curve(data, "kl", ax=axes[2])
-    plot_training_curve(data, "end_frac", ax=axes[3])
+    # against the counted budget where every history has it (the same for the same seed), else seconds
+    counted = all(None not in h.get("policy_samples", [None]) for h in data["history"].values())
+    x = "policy_samples" if counted else "wall_s"
+    plot_training_curve(data, "quantile", x, ax=axes[0], target=q)
+    for ax, metric in zip(axes[1:], ("reward", "kl", "end_frac")):
+        plot_training_curve(data, metric, x, ax=ax)
     paths.append(save_figure(fig, out / "training_curves.png", dpi=100))
     if "exact" in data:
         fig = Figure(figsize=(11, 3.8), layout="constrained")

@@ -99,7 +99,8 @@ def plot_reward_vs_kl(data: dict, metric: str = "reward", ax=None, highlight_n: 
 
 def plot_training_curve(data: dict, metric: str = "quantile", x: str = "wall_s", ax=None,
                         target: float | None = None):
-    """``metric`` of each trained method against ``x`` ("wall_s", training seconds, or "step"); ``target``
+    """``metric`` of each trained method against ``x`` ("wall_s", training seconds; "step"; or
+    "policy_samples", the counted training budget); ``target``
     draws a horizontal line (e.g. the quantile N/(N+1) that stops J-BOND). Where the history carries them,
     a band shows the 95% interval (``<metric>_lo``/``_hi``) and a thin dotted line the selection-set value
     the stop rule read (``select_<metric>``)."""
@@ -116,7 +117,7 @@ def plot_training_curve(data: dict, metric: str = "quantile", x: str = "wall_s",
             ax.plot(h[x], h[f"select_{metric}"], ":", lw=0.8, color=METHOD_COLORS.get(m))
     if target is not None:
         ax.axhline(target, color="k", ls="--", lw=0.8, label=f"target {target:.3f}")
-    ax.set_xlabel("training seconds" if x == "wall_s" else x)
+    ax.set_xlabel({"wall_s": "training seconds", "policy_samples": "policy samples drawn in training"}.get(x, x))
     ax.set_ylabel(metric)
     ax.legend(fontsize=7)
     return ax
