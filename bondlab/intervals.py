@@ -18,9 +18,12 @@ each set resampled on its own, so that the report does not reuse the noise that 
 """
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
+
+from . import _validate as V
 
 __all__ = ["Interval", "FrontPoint", "LEVEL", "N_BOOT", "resample_counts", "percentile_interval", "mean_interval",
            "joint_mean_intervals", "paired_difference", "history_intervals", "front_point", "front_intervals"]
@@ -59,24 +62,21 @@ def _rng(rng) -> np.random.Generator:
 
 
 def _level(level) -> float:
-    level = float(level)
+    level = V.scalar(level, "level")
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must lie strictly between 0 and 1, got {level!r}")
     return level
 
 
 def _n_boot(n_boot) -> int:
-    if isinstance(n_boot, bool) or int(n_boot) != n_boot or n_boot < 2:
+    if isinstance(n_boot, bool) or not isinstance(n_boot, numbers.Integral) or n_boot < 2:
         raise ValueError(f"n_boot must be an integer >= 2, got {n_boot!r}")
     return int(n_boot)
 
 
 def _values(x, name: str, ndim: int) -> np.ndarray:
     """Per-prompt values as a finite float64 array with ``ndim`` dimensions and at least 2 prompts (last axis)."""
-    try:
-        a = np.asarray(x, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be an array of real numbers") from None
+    a = V.array(x, name)                                                              # bools and text refused
     if a.ndim != ndim:
         raise ValueError(f"{name} must have {ndim} dimension{'s' if ndim > 1 else ''} "
                          f"({'checkpoints, prompts' if ndim == 2 else 'prompts'}), got shape {a.shape}")
@@ -91,7 +91,7 @@ def resample_counts(n: int, n_boot: int, rng: np.random.Generator) -> np.ndarray
     """(n_boot, n) float64: how many times each of n prompts is drawn in each bootstrap replicate (n draws
     with replacement; every row sums to n)."""
     rng, n_boot = _rng(rng), _n_boot(n_boot)
-    if isinstance(n, bool) or int(n) != n or n < 1:
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
         raise ValueError(f"n must be a positive integer, got {n!r}")
     n = int(n)
     idx = rng.integers(0, n, size=(n_boot, n))                                       # (n_boot, n) draws
@@ -117,7 +117,7 @@ def percentile_interval(stats, level: float = LEVEL) -> tuple:
 
 def mean_interval(x, rng: np.random.Generator, *, n_boot: int = N_BOOT, level: float = LEVEL) -> Interval:
     """The mean of per-prompt values ``x`` (n,) with its percentile bootstrap interval."""
-    return joint_mean_intervals({"x": x}, rng, n_boot=n_boot, level=level)["x"]
+    return joint_mean_intervals({"x": _values(x, "x", 1)}, rng, n_boot=n_boot, level=level)["x"]
 
 
 def joint_mean_intervals(values: dict, rng: np.random.Generator, *, n_boot: int = N_BOOT,
@@ -189,7 +189,7 @@ def _front_inputs(reward, kl, select_reward, select_kl):
 
 
 def _kls(kls) -> list:
-    ks = [float(k) for k in np.atleast_1d(np.asarray(kls, dtype=np.float64))]
+    ks = [float(k) for k in np.atleast_1d(V.array(kls, "kls"))]
     if not ks or not all(np.isfinite(k) and k >= 0 for k in ks):
         raise ValueError(f"kls must be finite KL budgets >= 0, got {kls!r}")
     return ks
