@@ -30,6 +30,9 @@ def test_demo_smoke_writes_every_key_and_the_figures(tmp_path, capsys):
             assert isinstance(m[key], (int, float)) and np.isfinite(m[key]), (name, key)
         assert m["samples_per_prompt"] == (1 if not name.startswith("bon_") else int(name.split("_")[1]))
         assert -1.0 <= m["reward"] <= 1.0 and 0.0 <= m["quantile"] <= 1.0 and m["kl"] >= 0.0
+        for key in ("reward", "quantile") + (("kl",) if name in ("jbond",) or name.startswith("reinforce") else ()):
+            lo, hi = m[f"{key}_ci"]                              # 95% bootstrap interval over the report prompts
+            assert lo <= hi, (name, key)
     # Best-of-N: nested candidates, so reward and quantile never fall as N grows; KL is the analytic bound
     bons = ["ref"] + [f"bon_{n}" for n in BON_NS]
     rewards = [data["methods"][b]["reward"] for b in bons]
@@ -45,8 +48,10 @@ def test_demo_smoke_writes_every_key_and_the_figures(tmp_path, capsys):
     assert j["kl_over_bound"] == pytest.approx(j["kl"] / float(bon_kl_bound(data["config"]["target_n"])))
     for f in ("reward_vs_kl.png", "training_curves.png"):
         assert (out / f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(data["front"]["kls"]) == len(data["front"]["best_of_n"])
+    assert set(data["front"]["methods"]) == {"jbond"} | {f"reinforce_{b:g}" for b in BETA_RLS}
     printed = capsys.readouterr().out
-    assert "bon_16" in printed and "J-BOND stop" in printed
+    assert "bon_16" in printed and "J-BOND stop" in printed and "[95% CI]" in printed
 
 
 def _tiny_demo(seed, **kw):

@@ -25,9 +25,10 @@ def register(groups) -> None:
                    help="also run J-BOND on the micro GPT, tracking the exact KL to Best-of-2^m over every sequence")
     p.add_argument("--keep-going", action="store_true",
                    help="continue J-BOND past the stop and show the degeneration (adds several minutes)")
-    p.add_argument("--budget", choices=["wall", "steps"], default=None,
-                   help="REINFORCE gets J-BOND's training seconds (wall, the default) or its number of steps "
-                        "(steps, deterministic; the default with --smoke)")
+    p.add_argument("--budget", choices=["samples", "reward_calls", "steps", "wall"], default=None,
+                   help="REINFORCE gets J-BOND's number of policy samples (samples, the default), reward-model calls "
+                        "(reward_calls), steps (steps, the default with --smoke) or training seconds (wall: varies "
+                        "from run to run); the first three give the same table for the same seed")
     p.add_argument("--seed", type=A.SEED, default=0, help="seed of every generator (default 0)")
     p.add_argument("--threads", type=A.THREADS, default=1,
                    help="torch CPU threads (default 1: the model is small, and one thread was faster than two on a "

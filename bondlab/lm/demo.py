@@ -3,46 +3,57 @@
 The pipeline (Sessa et al. 2024, Sec. 6, at toy scale):
 1. pi_ref = the shipped review GPT; gold reward VADER, proxy reward a bag-of-words Bradley-Terry model.
    A pool of k pi_ref samples per prompt opening fixes the reference CDF of the quantiles.
-2. Best-of-N from pi_ref on the evaluation prompts, N = 1 (``ref``), 2, 4, 8, 16: one set of 16 candidates
+   Two evaluation sets (:mod:`bondlab.lm.demo_eval`): the stop rule and every checkpoint choice read the
+   *selection* set, every reported number comes from the *report* set (its own prompt draws, reference
+   pool and generator), with 95% bootstrap intervals over its prompts (:mod:`bondlab.intervals`).
+2. Best-of-N from pi_ref on the report prompts, N = 1 (``ref``), 2, 4, 8, 16: one set of 16 candidates
    per prompt, Best-of-N keeps the best of the first N. Its KL is the analytic log N - (N-1)/N.
-3. J-BOND from pi_ref until its mean reference quantile reaches N/(N+1) for the target N (or the KL budget).
-4. REINFORCE (leave-one-out, KL penalty beta_RL in {0.01, 0.1, 1}) from pi_ref, each with the wall-clock
-   training budget J-BOND used (``budget="wall"``) or the same number of steps (``budget="steps"``, the
-   deterministic choice: same seed, same numbers).
+3. J-BOND from pi_ref until its mean reference quantile on the selection set reaches N/(N+1) for the
+   target N (or the KL budget).
+4. REINFORCE (leave-one-out, KL penalty beta_RL in {0.01, 0.1, 1}) from pi_ref, each with J-BOND's budget:
+   its number of policy samples (``budget="samples"``, the default) or reward-model calls
+   (``"reward_calls"``), counted as the trainers draw and score them (:mod:`bondlab.lm.budget`); its
+   number of steps (``"steps"``); or its training seconds (``"wall"``, which varies from run to run).
+   Every method reports its counted samples, reward calls and seconds.
 5. Optional ``exact``: the same J-BOND on the micro GPT with a hard anchor, where the exact KL to
    Best-of-2^m(pi_ref) over every sequence is tracked across anchor updates.
 
 The run is data: :func:`plan` turns a :class:`DemoConfig` into a tuple of frozen :class:`Stage` records (name,
 kind, the algorithm's config derived with ``dataclasses.replace``; beta_RL lives in each REINFORCE config), and
 ``run_demo`` hands each stage to the runner of its kind. ``run_demo`` returns plain data (the JSON the command
-writes) plus the trained policies; :mod:`bondlab.lm.demo_report` prints the table and saves the figures.
+writes: values, intervals, budgets, the front) plus the trained policies and the per-prompt values;
+:mod:`bondlab.lm.demo_report` prints the table and :mod:`bondlab.lm.demo_figures` saves the figures.
 """
 from __future__ import annotations
 
 import math
-import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 
-import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from .. import _validate as V
+from ..intervals import LEVEL, N_BOOT, paired_difference
 from ..theory import bon_kl_bound
+from .budget import CountingReward, SampleCounter
 from .corpus import PROMPT_OPENINGS
+from .demo_eval import (TwoSetEvaluator, best_of_n_report, entry_from_history, eval_sets, front, history_columns,
+                        interval_fields, interval_rng, per_prompt_history)
 from .demo_exact import run_exact
 from .demo_report import best_reward_within, format_table, front_table, write_outputs
 from .jbond import JBondConfig, quantile_target, text_reward, train_jbond
-from .metrics import EVAL_KEYS, evaluate, quantile_against, ref_pool, score, texts_of
 from .reinforce import ReinforceConfig, train_reinforce
 
 __all__ = ["DemoConfig", "DemoResult", "Stage", "plan", "reinforce_budget", "run_demo", "run_exact",
-           "format_table", "front_table", "best_reward_within", "write_outputs", "METHOD_KEYS", "BON_NS", "BETA_RLS"]
+           "format_table", "front_table", "best_reward_within", "write_outputs", "METHOD_KEYS", "BON_NS", "BETA_RLS",
+           "BUDGETS", "FRONT_KLS"]
 
-METHOD_KEYS = ("reward", "kl", "quantile", "wall_s", "samples_per_prompt")
+METHOD_KEYS = ("reward", "kl", "quantile", "wall_s", "samples_per_prompt", "policy_samples", "reward_calls")
 BON_NS = (2, 4, 8, 16)
 BETA_RLS = (0.01, 0.1, 1.0)
-HISTORY_KEYS = ("step", "wall_s", "loss") + EVAL_KEYS
+BUDGETS = ("samples", "reward_calls", "steps", "wall")
+FRONT_KLS = (0.5, 1.0, 1.5, 2.0, 3.0)
 
 
 @dataclass
@@ -52,31 +63,41 @@ class DemoConfig:
     keep_going: bool = False       # J-BOND runs past its stop for keep_going_steps more steps
     keep_going_steps: int = 500    # extra steps with keep_going; measured: KL 20 nats at +300, the end token lost at +400-450
     exact: bool = False            # also run J-BOND on the micro GPT with exact KL to Best-of-2^m
-    budget: str = "wall"           # REINFORCE budget: "wall" (J-BOND's training seconds) or "steps"
+    budget: str = "samples"        # REINFORCE gets J-BOND's: "samples", "reward_calls", "steps" or "wall" (seconds)
     seed: int = 0                  # seeds every generator of the run
-    eval_prompts: int = 256        # evaluation prompts (one sample each; 16 candidates each for Best-of-N)
-    ref_k: int = 32                # pi_ref samples per prompt opening for the reference quantiles
+    eval_prompts: int = 256        # report prompts (one sample each; 16 candidates each for Best-of-N)
+    select_prompts: int = 256      # selection prompts: the stop rule and the front's checkpoint choice
+    ref_k: int = 32                # pi_ref samples per prompt opening for the reference quantiles (each set its own)
     max_new_tokens: int = 24       # completion length limit
     jbond: JBondConfig = field(default_factory=JBondConfig)           # J-BOND settings (target_n is overridden)
     reinforce: ReinforceConfig = field(default_factory=ReinforceConfig)  # REINFORCE settings (beta_rl swept)
     beta_rls: tuple = BETA_RLS     # the REINFORCE sweep
+    front_kls: tuple = FRONT_KLS   # the KL budgets of the front "best reward within KL <= k"
 
     def __post_init__(self):
         self.target_n = V.n_real(self.target_n, "target_n")
         if self.target_n < 2:   # Best-of-1 is pi_ref: nothing to distil, and its KL bound 0 scales the report
             raise ValueError(f"target_n must be >= 2, got {self.target_n!r}")
-        if self.budget not in ("wall", "steps"):
-            raise ValueError(f"budget must be 'wall' or 'steps', got {self.budget!r}")
-        for name in ("eval_prompts", "ref_k", "max_new_tokens", "keep_going_steps"):
+        if self.budget not in BUDGETS:
+            raise ValueError(f"budget must be one of {BUDGETS}, got {self.budget!r}")
+        for name in ("eval_prompts", "select_prompts", "ref_k", "max_new_tokens", "keep_going_steps"):
             setattr(self, name, V.positive_int(getattr(self, name), name))
+        for name in ("eval_prompts", "select_prompts"):
+            if getattr(self, name) < 2:
+                raise ValueError(f"{name} must be >= 2 (the intervals resample prompts), got {getattr(self, name)}")
+        kls = tuple(float(k) for k in self.front_kls)
+        if not kls or not all(math.isfinite(k) and k >= 0 for k in kls):
+            raise ValueError(f"front_kls must be KL budgets >= 0, got {self.front_kls!r}")
+        self.front_kls = kls
 
     @classmethod
     def smoke_config(cls, **kw) -> "DemoConfig":
-        """The ``--smoke`` sizes: 40 evaluation prompts, 16 reference samples, 12 J-BOND steps of 16 prompts."""
+        """The ``--smoke`` sizes: 40 report and 40 selection prompts, 16 reference samples, 12 J-BOND steps of
+        16 prompts, REINFORCE with J-BOND's number of steps."""
         kw.setdefault("budget", "steps")
         jb = kw.pop("jbond", None) or JBondConfig(max_steps=12, batch_prompts=16, eval_every=4, warmup=2)
         rf = kw.pop("reinforce", None) or ReinforceConfig(max_steps=12, batch_prompts=8, eval_every=4, warmup=2)
-        sizes = {"eval_prompts": 40, "ref_k": 16, "keep_going_steps": 8}
+        sizes = {"eval_prompts": 40, "select_prompts": 40, "ref_k": 16, "keep_going_steps": 8}
         return cls(**{**sizes, **kw, "smoke": True, "jbond": jb, "reinforce": rf})
 
 
@@ -92,8 +113,8 @@ class Stage:
 
 def plan(cfg: DemoConfig) -> tuple[Stage, ...]:
     """The stages of a demo run, in order. Each algorithm's config is ``cfg.jbond`` / ``cfg.reinforce`` with
-    the demo's fields (target N, length, seed, beta_RL) replaced; REINFORCE's step or time budget is set when
-    J-BOND has run (:func:`reinforce_budget`)."""
+    the demo's fields (target N, length, seed, beta_RL) replaced; REINFORCE's budget is set when J-BOND has
+    run (:func:`reinforce_budget`)."""
     jcfg = replace(cfg.jbond, target_n=cfg.target_n, keep_going=False, max_new_tokens=cfg.max_new_tokens,
                    seed=cfg.seed)
     stages = [Stage("best-of-n", "best-of-n"), Stage("jbond", "jbond", jcfg)]
@@ -108,69 +129,136 @@ def plan(cfg: DemoConfig) -> tuple[Stage, ...]:
     return tuple(stages)
 
 
-def reinforce_budget(cfg: DemoConfig, rcfg: ReinforceConfig, jbond_steps: int, jbond_s: float) -> ReinforceConfig:
-    """REINFORCE with J-BOND's training seconds (``budget="wall"``, at most max(its max_steps, 50 x J-BOND's
-    steps)) or with J-BOND's number of steps (``budget="steps"``)."""
+def reinforce_budget(cfg: DemoConfig, rcfg: ReinforceConfig, jbond_steps: int, jbond_s: float, *,
+                     policy_samples: int = 0, reward_calls: int = 0) -> ReinforceConfig:
+    """REINFORCE with J-BOND's budget: as many steps as fit in J-BOND's counted ``policy_samples``
+    (``budget="samples"``) or ``reward_calls`` (``"reward_calls"``), at least one (a REINFORCE step draws and
+    scores batch_prompts x samples_per_prompt completions); J-BOND's number of steps (``"steps"``); or its
+    training seconds (``"wall"``, at most max(its max_steps, 50 x J-BOND's steps))."""
     if cfg.budget == "wall":
         return replace(rcfg, budget_s=jbond_s, max_steps=max(rcfg.max_steps, 50 * jbond_steps))
-    return replace(rcfg, budget_s=None, max_steps=jbond_steps)
+    if cfg.budget == "steps":
+        return replace(rcfg, budget_s=None, max_steps=jbond_steps)
+    units = policy_samples if cfg.budget == "samples" else reward_calls
+    return replace(rcfg, budget_s=None, max_steps=max(1, units // (rcfg.batch_prompts * rcfg.samples_per_prompt)))
 
 
 @dataclass
 class DemoResult:
-    data: dict        # the JSON: config, methods, history (and exact)
+    data: dict        # the JSON: config, methods, history, front (and exact)
     policies: dict    # method name -> trained GPT (jbond, reinforce_<beta>)
     ref: object       # pi_ref (GPT)
     tokenizer: object  # its tokenizer
-    evaluate: object = None  # evaluate(policy) -> dict of EVAL_KEYS on the run's prompts and reference pool
+    evaluate: object = None  # evaluate(policy) -> dict: selection means at the top level, per-prompt arrays of both sets
     gold: object = None      # the gold reward (texts -> array)
     proxy: object = None     # the proxy reward, or None
+    per_prompt: dict = field(default_factory=dict)  # name -> {"select"|"report": {key: (C, E)}} (Best-of-N: rewards)
 
 
-def _clean(v):
-    """JSON-safe: a non-finite float (the loss before the first step) becomes None."""
-    return None if isinstance(v, float) and not math.isfinite(v) else v
+@dataclass
+class _Run:
+    """What the stages share: the models, the two-set evaluator, and what they produced."""
+    cfg: DemoConfig
+    ref: object
+    tok: object
+    gold: object
+    proxy: object
+    evaluate: TwoSetEvaluator
+    progress: bool
+    data: dict
+    policies: dict = field(default_factory=dict)
+    per_prompt: dict = field(default_factory=dict)
+    jbond: object = None     # J-BOND's result: the keep-going stage and REINFORCE's budget start from it
+
+    @contextmanager
+    def counted(self):
+        """(reward, counter): the gold reward counting the texts it scores, and the policy samples drawn
+        inside the block (evaluations excluded)."""
+        reward = CountingReward(self.gold)
+        with SampleCounter() as counter:
+            self.evaluate.counter, self.evaluate.reward = counter, reward
+            try:
+                yield reward, counter
+            finally:
+                self.evaluate.counter = self.evaluate.reward = None
+
+    def record(self, name: str, history: list, **extra) -> None:
+        """The history columns (with intervals), the method's row from its last evaluation, and its per-prompt
+        values kept for the front."""
+        cols = history_columns(history, interval_rng(self.cfg.seed, name))
+        self.data["history"][name] = cols
+        self.data["methods"][name] = {**entry_from_history(cols, history[-1]), "samples_per_prompt": 1, **extra}
+        self.per_prompt[name] = per_prompt_history(history)
 
 
-def _history_columns(records: list, keys=HISTORY_KEYS) -> dict:
-    return {k: [_clean(r.get(k)) for r in records] for k in keys}
+def _budget(res, reward: CountingReward, counter: SampleCounter) -> dict:
+    return {"wall_s": res.train_s, "steps": res.steps, "policy_samples": counter.samples, "reward_calls": reward.texts}
 
 
-def _method_entry(rec: dict, wall_s: float, samples_per_prompt: int, **extra) -> dict:
-    out = {"reward": rec["reward"], "kl": rec["kl"], "quantile": rec["quantile"], "wall_s": wall_s,
-           "samples_per_prompt": samples_per_prompt, "proxy_reward": rec["proxy_reward"], "length": rec["length"],
-           "end_frac": rec["end_frac"], "samples": rec.get("samples", [])}
-    out.update(extra)
-    return out
+def _run_best_of_n(run: _Run, stage: Stage) -> None:
+    with run.counted() as (reward, counter):
+        entries, rewards = best_of_n_report(run.ref, run.tok, run.evaluate.report, reward, run.proxy, BON_NS,
+                                            run.cfg.max_new_tokens, torch.Generator().manual_seed(run.cfg.seed + 2),
+                                            run.cfg.seed)
+    for name, e in entries.items():   # training budget: none; the candidates are the inference cost
+        run.data["methods"][name] = {**e, "policy_samples": 0, "reward_calls": 0}
+    run.data["best_of_n_drawn"] = {"policy_samples": counter.samples, "reward_calls": reward.texts}
+    run.per_prompt["best-of-n"] = rewards
 
 
-@torch.no_grad()
-def _best_of_n(ref, tok, prompt_texts, gold, proxy, pool, cfg: DemoConfig, g: torch.Generator) -> dict:
-    """Best-of-N from pi_ref for N = 1 and BON_NS, nested on one set of max(N) candidates per prompt."""
-    nmax = max(BON_NS)
-    t0 = time.perf_counter()
-    rows = [p for p in prompt_texts for _ in range(nmax)]                               # prompt-major
-    comp, mask = ref.generate(tok.encode_prompts(rows), cfg.max_new_tokens, g)          # (E nmax, T)
-    texts = texts_of(tok, rows, comp)
-    r = score(gold, texts).reshape(len(prompt_texts), nmax)                             # (E, nmax)
-    sample_s = time.perf_counter() - t0
-    rp = score(proxy, texts).reshape(r.shape) if proxy is not None else None
-    length = mask.sum(1).double().numpy().reshape(r.shape)
-    ended = (comp == ref.cfg.end_id).any(1).double().numpy().reshape(r.shape)
-    out = {}
-    for n in (1,) + BON_NS:
-        best = np.argmax(r[:, :n], axis=1)                                              # (E,) first best wins ties
-        rows_e = np.arange(len(prompt_texts))
-        rb = r[rows_e, best]
-        rec = {"reward": float(rb.mean()), "kl": float(bon_kl_bound(n)) if n > 1 else 0.0,
-               "quantile": float(quantile_against(pool, prompt_texts, rb).mean()),
-               "proxy_reward": float(rp[rows_e, best].mean()) if rp is not None else None,
-               "length": float(length[rows_e, best].mean()), "end_frac": float(ended[rows_e, best].mean()),
-               "samples": [texts[i * nmax + b] for i, b in enumerate(best[:4])]}
-        name = "ref" if n == 1 else f"bon_{n}"
-        # sampling cost at inference: n candidates per prompt, timed as a share of the nmax draws
-        out[name] = _method_entry(rec, sample_s * n / nmax, n, kl_bound=float(bon_kl_bound(n)))
-    return out
+def _run_jbond(run: _Run, stage: Stage) -> None:
+    with run.counted() as (reward, counter):
+        res = train_jbond(run.ref, run.tok, PROMPT_OPENINGS, text_reward(run.tok, reward), stage.config,
+                          evaluate=run.evaluate, progress=run.progress)
+    run.jbond, run.policies[stage.name] = res, res.policy
+    n, bound = run.cfg.target_n, float(bon_kl_bound(run.cfg.target_n))
+    run.record(stage.name, res.history, **_budget(res, reward, counter), stop_reason=res.stop_reason, target_n=n,
+               quantile_target=quantile_target(n), kl_bound=bound)
+    m = run.data["methods"][stage.name]
+    m["kl_over_bound"] = m["kl"] / bound
+    m["kl_over_bound_ci"] = [None if v is None else v / bound for v in m["kl_ci"]]
+    bon = run.per_prompt.get("best-of-n", {}).get(f"bon_{n:g}")
+    if bon is not None:   # paired on the report prompts: J-BOND's sample and Best-of-N's pick for prompt i
+        diff = paired_difference(run.per_prompt[stage.name]["report"]["reward"][-1], bon,
+                                 interval_rng(run.cfg.seed, "jbond minus bon"))
+        m.update(interval_fields("reward_minus_bon", diff))
+
+
+def _run_keep_going(run: _Run, stage: Stage) -> None:
+    """J-BOND past its stop: the same run continued from its state (EMA anchor, Adam moments, generator, step
+    count) for ``keep_going_steps`` more steps; steps, seconds and budgets count on from J-BOND's."""
+    jb, before = run.jbond, run.data["methods"]["jbond"]
+    cfg = replace(stage.config, max_steps=jb.steps + stage.config.max_steps)
+    with run.counted() as (reward, counter):
+        kg = train_jbond(run.ref, run.tok, PROMPT_OPENINGS, text_reward(run.tok, reward), cfg,
+                         evaluate=run.evaluate, resume=jb.state, progress=run.progress, desc="J-BOND keep going")
+    hist = [{**r, "policy_samples": r["policy_samples"] + before["policy_samples"],
+             "reward_calls": r["reward_calls"] + before["reward_calls"]} for r in kg.history]
+    # the continued curve starts where J-BOND stopped (its last evaluation is this run's state at that step)
+    run.record(stage.name, [jb.history[-1]] + hist, wall_s=kg.train_s, steps=kg.steps,
+               policy_samples=before["policy_samples"] + counter.samples,
+               reward_calls=before["reward_calls"] + reward.texts)
+    run.policies[stage.name] = kg.policy
+
+
+def _run_reinforce(run: _Run, stage: Stage) -> None:
+    j = run.data["methods"]["jbond"]
+    rcfg = reinforce_budget(run.cfg, stage.config, run.jbond.steps, run.jbond.train_s,
+                            policy_samples=j["policy_samples"], reward_calls=j["reward_calls"])
+    with run.counted() as (reward, counter):
+        res = train_reinforce(run.ref, run.tok, PROMPT_OPENINGS, text_reward(run.tok, reward), rcfg,
+                              evaluate=run.evaluate, progress=run.progress)
+    run.policies[stage.name] = res.policy
+    run.record(stage.name, res.history, **_budget(res, reward, counter), beta_rl=rcfg.beta_rl,
+               stop_reason=res.stop_reason)
+
+
+def _run_exact(run: _Run, stage: Stage) -> None:
+    run.data["exact"] = run_exact(run.cfg, progress=run.progress)
+
+
+RUNNERS = {"best-of-n": _run_best_of_n, "jbond": _run_jbond, "jbond_keep_going": _run_keep_going,
+           "reinforce": _run_reinforce, "exact": _run_exact}
 
 
 def _load_models():
@@ -180,75 +268,6 @@ def _load_models():
     gold = VaderReward()
     proxy = train_proxy(ProxyConfig(), gold)
     return ref.eval(), tok, gold, proxy
-
-
-@dataclass
-class _Run:
-    """What the stages share: the models, the evaluation prompts and reference pool, and what they produced."""
-    cfg: DemoConfig
-    ref: object
-    tok: object
-    gold: object
-    proxy: object
-    eval_texts: list
-    pool: object
-    progress: bool
-    data: dict
-    policies: dict = field(default_factory=dict)
-    jbond: object = None     # J-BOND's result: the keep-going stage and REINFORCE's budget start from it
-
-    def evaluate(self, policy) -> dict:
-        # a fresh generator per call with a fixed seed: every evaluation sees common random numbers
-        return evaluate(policy, self.ref, self.tok, self.eval_texts, self.gold, self.proxy, self.pool,
-                        torch.Generator().manual_seed(self.cfg.seed + 3), self.cfg.max_new_tokens)
-
-
-def _run_best_of_n(run: _Run, stage: Stage) -> None:
-    run.data["methods"].update(_best_of_n(run.ref, run.tok, run.eval_texts, run.gold, run.proxy, run.pool, run.cfg,
-                                          torch.Generator().manual_seed(run.cfg.seed + 2)))
-
-
-def _run_jbond(run: _Run, stage: Stage) -> None:
-    res = train_jbond(run.ref, run.tok, PROMPT_OPENINGS, text_reward(run.tok, run.gold), stage.config,
-                      evaluate=run.evaluate, progress=run.progress)
-    run.jbond, run.policies[stage.name] = res, res.policy
-    last, n = res.history[-1], run.cfg.target_n
-    bound = float(bon_kl_bound(n))
-    run.data["methods"][stage.name] = _method_entry(
-        last, res.train_s, 1, steps=res.steps, stop_reason=res.stop_reason, target_n=n,
-        quantile_target=quantile_target(n), kl_bound=bound, kl_over_bound=last["kl"] / bound)
-    run.data["history"][stage.name] = _history_columns(res.history)
-
-
-def _run_keep_going(run: _Run, stage: Stage) -> None:
-    """J-BOND past its stop: the same run continued from its state (EMA anchor, Adam, generator, step count)
-    for ``keep_going_steps`` more steps; steps and seconds count on from J-BOND's."""
-    jb = run.jbond
-    cfg = replace(stage.config, max_steps=jb.steps + stage.config.max_steps)
-    kg = train_jbond(run.ref, run.tok, PROMPT_OPENINGS, text_reward(run.tok, run.gold), cfg,
-                     evaluate=run.evaluate, resume=jb.state, progress=run.progress, desc="J-BOND keep going")
-    # the continued curve starts where J-BOND stopped (its last evaluation is this run's state at that step)
-    run.data["history"][stage.name] = _history_columns([jb.history[-1]] + kg.history)
-    run.data["methods"][stage.name] = _method_entry(kg.history[-1], kg.train_s, 1, steps=kg.steps)
-    run.policies[stage.name] = kg.policy
-
-
-def _run_reinforce(run: _Run, stage: Stage) -> None:
-    rcfg = reinforce_budget(run.cfg, stage.config, run.jbond.steps, run.jbond.train_s)
-    res = train_reinforce(run.ref, run.tok, PROMPT_OPENINGS, text_reward(run.tok, run.gold), rcfg,
-                          evaluate=run.evaluate, progress=run.progress)
-    run.policies[stage.name] = res.policy
-    run.data["methods"][stage.name] = _method_entry(res.history[-1], res.train_s, 1, steps=res.steps,
-                                                    beta_rl=rcfg.beta_rl, stop_reason=res.stop_reason)
-    run.data["history"][stage.name] = _history_columns(res.history)
-
-
-def _run_exact(run: _Run, stage: Stage) -> None:
-    run.data["exact"] = run_exact(run.cfg, progress=run.progress)
-
-
-RUNNERS = {"best-of-n": _run_best_of_n, "jbond": _run_jbond, "jbond_keep_going": _run_keep_going,
-           "reinforce": _run_reinforce, "exact": _run_exact}
 
 
 def run_demo(cfg: DemoConfig | None = None, *, ref=None, tokenizer=None, gold=None, proxy=None,
@@ -263,24 +282,27 @@ def run_demo(cfg: DemoConfig | None = None, *, ref=None, tokenizer=None, gold=No
         raise ValueError("pass tokenizer and gold together with ref")
     ref = ref.eval()
     stages = plan(cfg)
-    g_eval_prompts = np.random.default_rng(cfg.seed)
-    eval_texts = [PROMPT_OPENINGS[i] for i in g_eval_prompts.integers(len(PROMPT_OPENINGS), size=cfg.eval_prompts)]
-    pool = ref_pool(ref, tokenizer, PROMPT_OPENINGS, gold, cfg.ref_k, torch.Generator().manual_seed(cfg.seed + 1),
-                    cfg.max_new_tokens)
-    run = _Run(cfg, ref, tokenizer, gold, proxy, eval_texts, pool, progress,
+    select, report = eval_sets(ref, tokenizer, gold, seed=cfg.seed, report_prompts=cfg.eval_prompts,
+                               select_prompts=cfg.select_prompts, ref_k=cfg.ref_k, max_new_tokens=cfg.max_new_tokens)
+    evaluator = TwoSetEvaluator(ref, tokenizer, gold, proxy, select, report, cfg.max_new_tokens)
+    run = _Run(cfg, ref, tokenizer, gold, proxy, evaluator, progress,
                data={"config": _config_dict(cfg), "methods": {}, "history": {}})
     bar = tqdm(stages, desc="demo", disable=not progress)
     for stage in bar:
         bar.set_postfix_str(stage.name)
         RUNNERS[stage.kind](run, stage)
     bar.close()
-    return DemoResult(run.data, run.policies, ref, tokenizer, run.evaluate, gold, proxy)
+    trained = {k: v for k, v in run.per_prompt.items() if k in run.data["history"]}
+    run.data["front"] = front(trained, run.data, cfg.front_kls, cfg.seed)
+    return DemoResult(run.data, run.policies, ref, tokenizer, evaluator, gold, proxy, run.per_prompt)
 
 
 def _config_dict(cfg: DemoConfig) -> dict:
     d = asdict(cfg)
     d["beta_rls"] = list(cfg.beta_rls)
+    d["front_kls"] = list(cfg.front_kls)
     d["bon_ns"] = list(BON_NS)
     d["quantile_target"] = quantile_target(cfg.target_n)
     d["kl_bound"] = float(bon_kl_bound(cfg.target_n))
+    d["interval"] = {"level": LEVEL, "n_boot": N_BOOT, "method": "percentile bootstrap over the report prompts"}
     return d

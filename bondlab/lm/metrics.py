@@ -26,8 +26,8 @@ import torch.nn.functional as F
 
 from .model import GPT, completion_mask
 
-__all__ = ["RefPool", "token_kl", "sequence_kl", "policy_sequence_kl", "texts_of", "text_reward", "score", "ref_pool", "quantile_against",
-           "evaluate", "EVAL_KEYS"]
+__all__ = ["RefPool", "token_kl", "sequence_kl", "policy_sequence_kl", "texts_of", "text_reward", "score",
+           "ref_pool", "quantile_against", "evaluate", "evaluate_per_prompt", "summarize", "EVAL_KEYS"]
 
 EVAL_KEYS = ("reward", "proxy_reward", "quantile", "kl", "length", "end_frac")
 
@@ -146,19 +146,33 @@ def quantile_against(pool: RefPool, prompt_texts, r) -> np.ndarray:
     return out
 
 
+def evaluate_per_prompt(policy: GPT, ref: GPT, tokenizer, prompt_texts, gold, proxy, pool: RefPool,
+                        generator: torch.Generator, max_new_tokens: int, n_texts: int = 4) -> dict:
+    """One sample of ``policy`` per prompt; returns the (E,) float64 per-prompt values of :data:`EVAL_KEYS`
+    (``proxy_reward`` None without a proxy; ``end_frac`` is 1.0 where the sample ended) and ``samples``
+    (the first ``n_texts`` texts). Bootstrap intervals resample these arrays (:mod:`bondlab.intervals`)."""
+    prompts = tokenizer.encode_prompts(list(prompt_texts))
+    comp, mask = policy.generate(prompts, max_new_tokens, generator)                 # (E, T)
+    texts = texts_of(tokenizer, prompt_texts, comp)
+    r = score(gold, texts)                                                            # (E,)
+    return {"reward": r,
+            "proxy_reward": score(proxy, texts) if proxy is not None else None,
+            "quantile": quantile_against(pool, prompt_texts, r),
+            "kl": sequence_kl(policy, ref, prompts, comp).double().numpy(),          # (E,)
+            "length": mask.sum(1).double().numpy(),
+            "end_frac": (comp == policy.cfg.end_id).any(1).double().numpy(),
+            "samples": texts[:n_texts]}
+
+
+def summarize(per_prompt: dict) -> dict:
+    """The means of :data:`EVAL_KEYS` (None stays None) and the sample texts of an evaluation."""
+    out = {k: None if per_prompt[k] is None else float(np.mean(per_prompt[k])) for k in EVAL_KEYS}
+    out["samples"] = per_prompt.get("samples", [])
+    return out
+
+
 def evaluate(policy: GPT, ref: GPT, tokenizer, prompt_texts, gold, proxy, pool: RefPool,
              generator: torch.Generator, max_new_tokens: int, n_texts: int = 4) -> dict:
     """One sample of ``policy`` per prompt; returns the means of :data:`EVAL_KEYS` and ``samples`` (texts)."""
-    prompts = tokenizer.encode_prompts(list(prompt_texts))
-    comp, mask = policy.generate(prompts, max_new_tokens, generator)                 # (B, T)
-    texts = texts_of(tokenizer, prompt_texts, comp)
-    r = score(gold, texts)
-    kl = sequence_kl(policy, ref, prompts, comp)                                      # (B,)
-    ended = (comp == policy.cfg.end_id).any(1)
-    return {"reward": float(r.mean()),
-            "proxy_reward": float(score(proxy, texts).mean()) if proxy is not None else None,
-            "quantile": float(quantile_against(pool, prompt_texts, r).mean()),
-            "kl": float(kl.mean()),
-            "length": float(mask.sum(1).double().mean()),
-            "end_frac": float(ended.double().mean()),
-            "samples": texts[:n_texts]}
+    return summarize(evaluate_per_prompt(policy, ref, tokenizer, prompt_texts, gold, proxy, pool, generator,
+                                         max_new_tokens, n_texts))

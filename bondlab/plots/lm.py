@@ -28,6 +28,19 @@ def _bon_names(methods) -> list[str]:
     return sorted((m for m in methods if m.startswith("bon_")), key=lambda m: int(m.split("_")[1]))
 
 
+def _err(values, lo, hi):
+    """(2, n) non-negative error-bar lengths from interval ends (a missing end draws no bar on that side)."""
+    v = np.asarray(values, dtype=float)
+    lo = np.array([np.nan if b is None else b for b in lo], dtype=float)
+    hi = np.array([np.nan if b is None else b for b in hi], dtype=float)
+    return np.nan_to_num(np.clip(np.stack([v - lo, hi - v]), 0, None))
+
+
+def _errorbars(ax, x, y, xerr, yerr, color) -> None:
+    """Thin 95% interval bars (no marker line, so ``ax.lines`` keeps only the labelled data)."""
+    ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="none", ecolor=color, elinewidth=0.7, alpha=0.55)
+
+
 def _trained(history) -> list[str]:
     return [m for m in history if m == "jbond" or m.startswith("reinforce_") or m == "jbond_keep_going"]
 
@@ -36,7 +49,8 @@ def plot_reward_vs_kl(data: dict, metric: str = "reward", ax=None, highlight_n: 
                       kl_max: float | None = None):
     """Gold reward (or ``metric``) against KL(pi || pi_ref): every trained method's trajectory, Best-of-N
     from pi_ref as points at its analytic KL log N - (N-1)/N (labelled ``BoN``), pi_ref at KL 0, and a star
-    at J-BOND's stop. ``highlight_n`` draws a vertical line at that N's KL bound (the slider in notebook 06).
+    at J-BOND's stop; 95% interval bars where the data carries them (``<key>_lo``/``<key>_hi`` in a history,
+    ``<key>_ci`` in a method: the demo's report set). ``highlight_n`` draws a vertical line at that N's KL bound (the slider in notebook 06).
 
     The KL axis ends at ``kl_max`` (default: 1.5 x the larger of J-BOND's largest KL and the largest Best-of-N
     bound), so one degenerate run does not squash the rest; a trajectory that leaves the frame says how far
@@ -50,6 +64,10 @@ def plot_reward_vs_kl(data: dict, metric: str = "reward", ax=None, highlight_n: 
     if "ref" in methods:
         ns, xs, ys = [1] + ns, [0.0] + xs, [methods["ref"][metric]] + ys
     ax.plot(xs, ys, "ks--", label="BoN", ms=6, lw=0.8)
+    names = (["ref"] if "ref" in methods else []) + bons
+    if all(methods[m].get(f"{metric}_ci") for m in names):
+        cis = [methods[m][f"{metric}_ci"] for m in names]
+        _errorbars(ax, xs, ys, None, _err(ys, [c[0] for c in cis], [c[1] for c in cis]), "k")
     for n, x, y in zip(ns, xs, ys):
         ax.annotate(f"N={n}", (x, y), textcoords="offset points", xytext=(4, -11), fontsize=8)
     if kl_max is None:
@@ -60,10 +78,16 @@ def plot_reward_vs_kl(data: dict, metric: str = "reward", ax=None, highlight_n: 
         top = max(h["kl"])
         label = m if top <= kl_max else f"{m} (goes to KL {top:.3g})"
         ax.plot(h["kl"], h[metric], "o-", ms=3, color=METHOD_COLORS.get(m), label=label)
+        if f"{metric}_lo" in h and "kl_lo" in h:
+            _errorbars(ax, h["kl"], h[metric], _err(h["kl"], h["kl_lo"], h["kl_hi"]),
+                       _err(h[metric], h[f"{metric}_lo"], h[f"{metric}_hi"]), METHOD_COLORS.get(m))
     ax.set_xlim(-0.03 * kl_max, kl_max)
     if "jbond" in methods and "jbond" in history:
         j = methods["jbond"]
         ax.plot([j["kl"]], [j[metric]], "*", ms=14, color="C3", label="jbond stop")
+        if j.get("kl_ci") and j.get(f"{metric}_ci"):
+            _errorbars(ax, [j["kl"]], [j[metric]], _err([j["kl"]], *([b] for b in j["kl_ci"])),
+                       _err([j[metric]], *([b] for b in j[f"{metric}_ci"])), "C3")
     if highlight_n is not None:
         ax.axvline(float(bon_kl_bound(highlight_n)), color="0.5", ls=":", lw=1, label=f"KL bound N={highlight_n:g}")
     ax.set_xlabel("KL(pi || pi_ref)  [nats per sequence]")
@@ -75,16 +99,25 @@ def plot_reward_vs_kl(data: dict, metric: str = "reward", ax=None, highlight_n: 
 
 def plot_training_curve(data: dict, metric: str = "quantile", x: str = "wall_s", ax=None,
                         target: float | None = None):
-    """``metric`` of each trained method against ``x`` ("wall_s", training seconds, or "step"); ``target``
-    draws a horizontal line (e.g. the quantile N/(N+1) that stops J-BOND)."""
+    """``metric`` of each trained method against ``x`` ("wall_s", training seconds; "step"; or
+    "policy_samples", the counted training budget); ``target``
+    draws a horizontal line (e.g. the quantile N/(N+1) that stops J-BOND). Where the history carries them,
+    a band shows the 95% interval (``<metric>_lo``/``_hi``) and a thin dotted line the selection-set value
+    the stop rule read (``select_<metric>``)."""
     ax = _ax(ax)
     history = data["history"]
     for m in _trained(history):
         h = history[m]
         ax.plot(h[x], h[metric], "o-", ms=3, color=METHOD_COLORS.get(m), label=m)
+        if f"{metric}_lo" in h:
+            lo = [np.nan if v is None else v for v in h[f"{metric}_lo"]]
+            hi = [np.nan if v is None else v for v in h[f"{metric}_hi"]]
+            ax.fill_between(h[x], lo, hi, color=METHOD_COLORS.get(m), alpha=0.15, lw=0)
+        if f"select_{metric}" in h:
+            ax.plot(h[x], h[f"select_{metric}"], ":", lw=0.8, color=METHOD_COLORS.get(m))
     if target is not None:
         ax.axhline(target, color="k", ls="--", lw=0.8, label=f"target {target:.3f}")
-    ax.set_xlabel("training seconds" if x == "wall_s" else x)
+    ax.set_xlabel({"wall_s": "training seconds", "policy_samples": "policy samples drawn in training"}.get(x, x))
     ax.set_ylabel(metric)
     ax.legend(fontsize=7)
     return ax

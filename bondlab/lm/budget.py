@@ -1,0 +1,76 @@
+"""Budgets in deterministic units: policy samples drawn and reward-model calls, counted as they happen.
+
+Seconds depend on the machine and its load; the number of completions a trainer samples and the number of
+texts it sends to the reward model do not. The demo compares methods at equal counts and reports the
+seconds next to them.
+
+* :class:`CountingReward` wraps a text reward (list of strings -> array) and counts the texts it scored.
+* :class:`SampleCounter` counts the completions :meth:`bondlab.lm.GPT.generate` returns while it is active
+  (it wraps that method on the class for the duration of a ``with`` block and restores it on exit), except
+  inside ``paused()``: the demo pauses it during evaluations, which are not part of a method's budget.
+
+Counted this way, J-BOND draws one policy sample and two anchor samples per prompt per step and scores all
+three; REINFORCE draws and scores ``samples_per_prompt`` per prompt per step; Best-of-N draws and scores N
+per prompt. The counts are read from what the trainers actually call, not from these formulas
+(``tests/test_demo_budget.py`` checks that the two agree).
+"""
+from __future__ import annotations
+
+import functools
+from contextlib import contextmanager
+
+from .model import GPT
+
+__all__ = ["CountingReward", "SampleCounter"]
+
+
+class CountingReward:
+    """A text reward that counts what it scores: ``texts`` (texts scored) and ``calls`` (calls made)."""
+
+    def __init__(self, fn):
+        if not callable(fn):
+            raise ValueError(f"fn must be a reward callable (list of strings -> array), got {type(fn).__name__}")
+        self.fn, self.texts, self.calls = fn, 0, 0
+
+    def __call__(self, texts):
+        texts = list(texts)
+        self.texts += len(texts)
+        self.calls += 1
+        return self.fn(texts)
+
+
+class SampleCounter:
+    """``with SampleCounter() as c:`` counts in ``c.samples`` the completions (rows) every GPT.generate call
+    returns inside the block; ``with c.paused():`` excludes a part of it. Counters may nest (each counts)."""
+
+    def __init__(self):
+        self.samples = 0
+        self._paused = 0
+        self._saved = None
+
+    @contextmanager
+    def paused(self):
+        self._paused += 1
+        try:
+            yield self
+        finally:
+            self._paused -= 1
+
+    def __enter__(self) -> "SampleCounter":
+        if self._saved is not None:
+            raise RuntimeError("a SampleCounter cannot be entered twice at once")
+        inner = self._saved = GPT.__dict__["generate"]
+        counter = self
+
+        @functools.wraps(inner)
+        def generate(model, prompts, *args, **kw):
+            out = inner(model, prompts, *args, **kw)
+            if not counter._paused:
+                counter.samples += int(out[0].shape[0])                              # (B, T) completions drawn
+            return out
+
+        GPT.generate = generate
+        return self
+
+    def __exit__(self, *exc) -> None:
+        GPT.generate, self._saved = self._saved, None
