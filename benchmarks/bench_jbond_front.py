@@ -47,6 +47,8 @@ GRID = {
     "+exact, K4 all, eta 0.1": ("jbond", replace(J, batch_prompts=16, eta=0.1), O(4, "exact", "all")),
     "+exact, K4 all, gamma 1": ("jbond", replace(J, batch_prompts=16, gamma=1.0), O(4, "exact", "all")),
     "+exact, K4 all, beta 0.25": ("jbond", replace(J, batch_prompts=16, beta=0.25), O(4, "exact", "all")),
+    "K4 all, forward only": ("jbond", replace(J, batch_prompts=16, beta=0.0), O(4, "exact", "all")),
+    "+exact, K4 all, lr 1e-4": ("jbond", replace(J, batch_prompts=16, lr=1e-4), O(4, "exact", "all")),
     "REINFORCE 0.01": ("reinforce", replace(R, beta_rl=0.01), O(2)),
     "REINFORCE 0.1": ("reinforce", replace(R, beta_rl=0.1), O(2)),
     "REINFORCE 1": ("reinforce", replace(R, beta_rl=1.0), O(2)),
@@ -70,6 +72,7 @@ def main(argv=None) -> None:
     ap.add_argument("--only", nargs="*", default=None, help="run only these variant names")
     ap.add_argument("--max-samples", type=int, default=None, help="sample budget per run (default 80k; quick 40k)")
     ap.add_argument("--eval-prompts", type=int, default=None, help="evaluation prompts (default 512; quick 256)")
+    ap.add_argument("--ns", type=int, nargs="+", default=None, help="Best-of-N targets (default 8 16; quick 8)")
     ap.add_argument("--no-micro", action="store_true", help="skip the exact micro-space view")
     ap.add_argument("--json", default=None, help="also write the rows to this JSON file (must not exist)")
     args = ap.parse_args(argv)
@@ -86,7 +89,9 @@ def main(argv=None) -> None:
     torch.set_num_threads(args.threads)
     max_samples = args.max_samples or (40_000 if args.quick else 80_000)
     E = args.eval_prompts or (256 if args.quick else 512)
-    ns = (8,) if args.quick else (8, 16)
+    ns = tuple(args.ns) if args.ns else ((8,) if args.quick else (8, 16))
+    if min(ns) < 2:
+        ap.error(f"--ns must be integers >= 2, got {list(ns)}")
     stop_q = max(n / (n + 1) for n in ns) + 0.01
 
     ref, tok = load_pretrained("reviews")
@@ -114,6 +119,10 @@ def main(argv=None) -> None:
                            "samples": kl_at_quantile(h, t, key="samples")["point"],
                            "seconds": kl_at_quantile(h, t, key="wall_s")["point"]}
         row["final"] = {k: float(np.mean(h[-1][k])) for k in ("quantile", "kl", "reward", "ended")}
+        row["curve"] = [{k: float(np.mean(r[k])) for k in ("samples", "wall_s", "quantile", "kl", "reward")} for r in h]
+        for n in ns:   # what a stop at the first evaluation past the target (the demo's rule) reports
+            past = [c for c in row["curve"] if c["quantile"] >= n / (n + 1)]
+            row["N"][n]["kl_at_stop_eval"] = past[0]["kl"] if past else math.nan
         if kind == "jbond" and not args.no_micro:
             row["micro"] = micro_exact_view(opts, replace(cfg, lr=1e-3 if cfg.lr <= 3e-4 else cfg.lr,
                                                           seed=5 + seed), progress=False)
