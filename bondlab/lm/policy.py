@@ -90,6 +90,20 @@ class LMPolicy:
             mask[rows] = m
         return logp, mask
 
+    def vocab_log_probs(self, prompts, completions: torch.Tensor):
+        """((B, T, V) log pi(. | x, y_<t) over the whole vocabulary, (B, T) mask); differentiable."""
+        if not isinstance(completions, torch.Tensor) or completions.ndim != 2 or completions.shape[0] != len(prompts):
+            raise ValueError(f"completions must be a (B, T) tensor with B = {len(prompts)} prompts")
+        parts = [(rows, *self.model.vocab_log_probs(p, completions[rows])) for rows, p in self._groups(prompts)]
+        if len(parts) == 1:
+            return parts[0][1], parts[0][2]
+        logp = torch.zeros(*completions.shape, parts[0][1].shape[-1], dtype=parts[0][1].dtype)
+        mask = torch.zeros(completions.shape, dtype=torch.bool)
+        for rows, lp, m in parts:
+            logp = logp.index_put((torch.tensor(rows),), lp)
+            mask[rows] = m
+        return logp, mask
+
     def log_prob(self, prompts, completions: torch.Tensor) -> torch.Tensor:
         """(B,) sequence log-probabilities log pi(y | x), masked past the end token; differentiable."""
         return self.token_log_probs(prompts, completions)[0].sum(dim=1)

@@ -1,0 +1,166 @@
+"""A run's reward/KL front, paid for in samples drawn: the loop and the measurements of
+``benchmarks/bench_jbond_front.py``.
+
+* :func:`train_budgeted` trains J-BOND or REINFORCE with :mod:`bondlab.lm.jbond_groups`' options until a
+  budget of policy + anchor samples (= reward calls) is spent or a stop fires; it evaluates every
+  ``eval_every`` steps and keeps the per-prompt values of each evaluation.
+* :func:`evaluate_per_prompt`: one sample per evaluation prompt (common random numbers: the same generator seed
+  at every evaluation), its gold reward, its reference quantile p_le against a pool of pi_ref samples, and the
+  exact per-token KL to pi_ref summed along it (``bondlab.lm.metrics``).
+* :func:`kl_at_quantile`: the KL at which the mean quantile first reaches a target (Best-of-N's N/(N+1)),
+  linearly interpolated between the two evaluations around the crossing, with a bootstrap interval over the
+  evaluation prompts (the same resampled prompts at every evaluation). The interval covers the evaluation's
+  noise, not the training run's: other seeds move the point more (the benchmark prints seeds as rows).
+* :func:`micro_exact_view`: the same options on the micro GPT with a hard anchor, ending at the exact
+  KL(pi || Best-of-2^M(pi_ref)) over every micro sequence.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import replace
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .jbond import JBondConfig, _optimizer, check_finite, ema_update, sample_prompts
+from .jbond_groups import VarianceOptions, jbond_group_batch, jbond_group_loss, reinforce_group_loss, samples_per_step
+from .metrics import quantile_against, score, sequence_kl, texts_of
+from .policy import LMPolicy
+
+__all__ = ["train_budgeted", "evaluate_per_prompt", "kl_at_quantile", "micro_exact_view"]
+
+
+@torch.no_grad()
+def evaluate_per_prompt(policy, ref, tokenizer, prompt_texts, gold, pool, seed: int, max_new_tokens: int) -> dict:
+    """Per evaluation prompt (E,): reward, quantile, kl (exact per token along the sample), ended; numpy."""
+    prompts = tokenizer.encode_prompts(list(prompt_texts))
+    comp, _ = policy.generate(prompts, max_new_tokens, torch.Generator().manual_seed(seed))      # (E, T)
+    r = score(gold, texts_of(tokenizer, prompt_texts, comp))
+    return {"reward": r, "quantile": quantile_against(pool, prompt_texts, r),
+            "kl": sequence_kl(policy, ref, prompts, comp).double().numpy(),
+            "ended": (comp == policy.cfg.end_id).any(1).double().numpy()}
+
+
+def train_budgeted(kind: str, ref, tokenizer, prompt_pool, reward_fn, cfg, opts: VarianceOptions, *,
+                   max_samples: int, evaluate=None, stop=None, progress: bool = True, desc: str = "") -> dict:
+    """Train ``kind`` ("jbond": ``cfg`` a JBondConfig; "reinforce": a ReinforceConfig, its beta_rl used) from
+    the GPT ``ref`` until ``max_samples`` samples are drawn or ``stop(record) -> bool`` says so.
+
+    ``evaluate(model) -> dict`` runs at step 0 and every ``cfg.eval_every`` steps; each record adds step,
+    samples (drawn so far) and wall_s (training seconds, evaluations excluded). Returns a dict: history,
+    steps, samples, train_s, policy (GPT), anchor (J-BOND's, a GPT)."""
+    if kind not in ("jbond", "reinforce"):
+        raise ValueError(f"kind must be 'jbond' or 'reinforce', got {kind!r}")
+    policy = LMPolicy(copy.deepcopy(ref).train(), tokenizer, cfg.max_new_tokens)
+    anchor = policy.anchor()                                     # J-BOND's anchor; REINFORCE's frozen pi_ref
+    g = torch.Generator().manual_seed(cfg.seed)
+    opt, sched = _optimizer(policy.model, cfg.lr, cfg.warmup)
+    per_step = samples_per_step(kind, cfg.batch_prompts, opts)
+    total = max(1, int(max_samples) // per_step)
+    history, train_s, step = [], 0.0, 0
+
+    def record():
+        rec = {"step": step, "samples": step * per_step, "wall_s": train_s}
+        if evaluate is not None:
+            rec.update(evaluate(policy.model))
+        history.append(rec)
+        return rec
+
+    record()
+    bar = tqdm(total=total * per_step, desc=desc or kind, unit="sample", disable=not progress, leave=False)
+    for step in range(1, total + 1):
+        t0 = time.perf_counter()
+        prompts = sample_prompts(prompt_pool, cfg.batch_prompts, g)
+        if kind == "jbond":
+            batch = jbond_group_batch(policy, anchor, prompts, reward_fn, g, opts)
+            loss = jbond_group_loss(policy, batch, cfg.effective_beta, cfg.gamma, opts)
+        else:
+            loss, _ = reinforce_group_loss(policy, anchor, prompts, reward_fn, g, cfg.beta_rl, opts)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        check_finite(policy.model, step)
+        if kind == "jbond" and cfg.anchor == "ema":
+            ema_update(anchor.model, policy.model, cfg.eta)
+        elif kind == "jbond" and step % cfg.hard_period == 0:
+            anchor.model.load_state_dict(policy.model.state_dict())
+        train_s += time.perf_counter() - t0
+        bar.update(per_step)
+        if step % cfg.eval_every == 0 or step == total:
+            rec = record()
+            if "quantile" in rec:
+                bar.set_postfix(q=f"{np.mean(rec['quantile']):.3f}", kl=f"{np.mean(rec['kl']):.2f}")
+            if stop is not None and stop(rec):
+                break
+    bar.close()
+    policy.model.eval()
+    return {"history": history, "steps": step, "samples": step * per_step, "train_s": train_s,
+            "policy": policy.model, "anchor": anchor.model}
+
+
+def _crossing(q: np.ndarray, y: np.ndarray, target: float) -> np.ndarray:
+    """q, y: (n_evals, R) curves -> (R,) y where q first reaches ``target``, interpolated; NaN if never."""
+    hit = q >= target                                                           # (n, R)
+    first = np.where(hit.any(0), hit.argmax(0), -1)                             # (R,)
+    out = np.full(q.shape[1], np.nan)
+    cols = np.nonzero(first >= 0)[0]
+    e = first[cols]
+    at0 = e == 0
+    out[cols[at0]] = y[0, cols[at0]]
+    c, e = cols[~at0], e[~at0]
+    q0, q1, y0, y1 = q[e - 1, c], q[e, c], y[e - 1, c], y[e, c]
+    out[c] = y0 + (target - q0) / (q1 - q0) * (y1 - y0)                        # q1 > q0 at a first crossing
+    return out
+
+
+def kl_at_quantile(history: list, target: float, *, boot: int = 1000, seed: int = 0, key: str = "kl") -> dict:
+    """``key`` (default the KL; a scalar such as "samples" is read as one value for every prompt) where the
+    mean quantile first reaches ``target``: {"point", "lo", "hi",
+    "crossed" (the fraction of bootstrap resamples that cross)}; interval 95% percentile bootstrap over the
+    evaluation prompts. NaN entries where the run never reaches the target."""
+    q = np.stack([h["quantile"] for h in history])                              # (n, E)
+    y = np.stack([np.broadcast_to(np.asarray(h[key], dtype=np.float64), q.shape[1:]) for h in history])  # (n, E)
+    point = float(_crossing(q.mean(1, keepdims=True), y.mean(1, keepdims=True), target)[0])
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(q.shape[1], size=(boot, q.shape[1]))                     # (R, E)
+    b = _crossing(q[:, idx].mean(-1), y[:, idx].mean(-1), target)               # (R,)
+    ok = b[np.isfinite(b)]
+    lo, hi = (np.percentile(ok, [2.5, 97.5]) if ok.size >= 0.975 * boot else (math.nan, math.nan))
+    return {"point": point, "lo": float(lo), "hi": float(hi), "crossed": ok.size / boot}
+
+
+def micro_exact_view(opts: VarianceOptions, cfg: JBondConfig | None = None, *, rounds: int = 3, period: int = 60,
+                     model=None, progress: bool = True) -> dict:
+    """J-BOND with a hard anchor on the micro GPT for ``rounds`` anchor periods (the target is then
+    Best-of-2^rounds(pi_ref)); returns the exact KL(pi || BoN), KL(BoN || pi), KL(pi || pi_ref) and BoN's
+    KL(BoN || pi_ref), every one summed over all micro sequences, plus the samples drawn and seconds.
+    ``cfg`` defaults to the demo's exact stage: lr 1e-3, 64 prompts, seed 5."""
+    from . import load_pretrained
+    from .corpus import micro_reward, micro_tokenizer
+    from .exact import exact_bon_log_probs, exact_kl, micro_space
+    if model is None:
+        model, tok = load_pretrained("micro")
+    else:
+        tok = micro_tokenizer()
+    space = micro_space()
+    cfg = replace(cfg or JBondConfig(lr=1e-3, seed=5), anchor="hard", hard_period=period,
+                  max_new_tokens=space.length, eval_every=10 ** 9)
+    with torch.no_grad():
+        log_ref = space.log_probs(model)
+        log_ref = log_ref - torch.logsumexp(log_ref, 0)
+    n = 2 ** rounds
+    target = exact_bon_log_probs(log_ref, space.rewards, n)
+    per_step = samples_per_step("jbond", cfg.batch_prompts, opts)
+    reward_fn = lambda prompts, comp: micro_reward(comp).numpy()  # noqa: E731
+    res = train_budgeted("jbond", model, tok, [""], reward_fn, cfg, opts, max_samples=rounds * period * per_step,
+                         progress=progress, desc=f"micro exact {opts.kl}/{opts.pairs}/K{opts.samples_per_prompt}")
+    with torch.no_grad():
+        lp = space.log_probs(res["policy"])
+        lp = lp - torch.logsumexp(lp, 0)
+    return {"kl_to_bon": float(exact_kl(lp, target)), "kl_from_bon": float(exact_kl(target, lp)),
+            "kl_ref": float(exact_kl(lp, log_ref)), "bon_kl_ref": float(exact_kl(target, log_ref)), "n": n,
+            "samples": res["samples"], "train_s": res["train_s"]}
