@@ -28,6 +28,8 @@ __all__ = ["Range", "param", "check_fields", "objective_beta", "quantile_target"
 
 OBJECTIVES = ("jeffreys", "forward", "backward")
 ANCHORS = ("ema", "hard")
+KLS = ("sample", "exact")            # how the KL parts are estimated along a sampled sequence
+PAIRS = ("first", "all")             # which anchor pairs J-BOND's reward and SFT term read
 FAMILIES = ("tabular", "gaussian")
 GRADIENTS = ("exact", "sampled")
 QUANTILES = ("exact", "mc", "learned")
@@ -229,6 +231,24 @@ class JBondConfig(JBondParams):
     warmup: int = param(10, "linear learning-rate warm-up steps (paper: 100 at Gemma scale)", range=whole(0))
     max_new_tokens: int = param(24, "completion length limit in tokens", range=whole())
     eval_every: int = param(10, "steps between evaluations (and stop checks)", range=whole())
+    # the lower-variance options (bondlab.lm.jbond_groups); the defaults are Algorithm 2 as printed
+    samples_per_prompt: int = param(1, "K policy samples (and 2K anchor samples) per prompt; K >= 2 takes the "
+                                       "leave-one-out baseline per prompt", range=whole())
+    kl: str = param("sample", "the KL parts (backward reward's log-ratio, gamma term): sample (the sequence's "
+                              "log-ratio) or exact (over the vocabulary at each sampled prefix)", choices=KLS)
+    pairs: str = param("first", "anchor pairs read by the reward and the SFT term: first (pair i for sample i) or "
+                                "all (every pair of the prompt's 2K anchor samples)", choices=PAIRS)
+
+    def __post_init__(self):
+        check_fields(self)
+        if self.v1_sign and not self.plain:
+            raise ValueError("v1_sign is an ablation of Algorithm 2 as printed: use it with samples_per_prompt 1, "
+                             "kl 'sample' and pairs 'first'")
+
+    @property
+    def plain(self) -> bool:
+        """Whether the step is Algorithm 2 as printed (no variance option on)."""
+        return (self.samples_per_prompt, self.kl, self.pairs) == (1, "sample", "first")
 
 
 @dataclass
@@ -245,6 +265,12 @@ class HFJBondConfig(JBondConfig):
                               range=whole())
     ref_samples: int = param(16, "pi_ref samples per evaluation prompt for the quantile p_hat_le", range=whole())
     checkpoint_every: int = param(50, "steps between checkpoints (and one at the end)", range=whole())
+
+    def __post_init__(self):
+        check_fields(self)
+        if not self.plain:   # the grouped step reads full next-token laws and has no cross-process gather yet
+            raise ValueError("samples_per_prompt, kl and pairs keep their defaults (1, 'sample', 'first') at "
+                             "Hugging Face scale: the lower-variance step runs on the tiny GPT only")
 
 
 # ------------------------------------------------------------------------------------------------ REINFORCE
@@ -281,3 +307,5 @@ class ReinforceConfig(ReinforceParams):
                                     optional=True)
     max_new_tokens: int = param(24, "completion length limit in tokens", range=whole())
     eval_every: int = param(10, "steps between evaluations", range=whole())
+    kl: str = param("sample", "the KL penalty's estimate: sample (the sequence's log-ratio) or exact (over the "
+                              "vocabulary at each sampled prefix)", choices=KLS)

@@ -115,9 +115,15 @@ def jbond_step(policy, anchor, opt, sched, prompt_texts, reward_fn, generator, c
     :class:`bondlab.anchor.AnchorRule`: EMA, or replaced every ``cfg.hard_period`` steps). The data-parallel trainer (``bondlab.hf.train``) passes
     ``loss_policy`` (the same policy through its DDP wrapper), ``gather`` (see :func:`jbond_batch_loss`)
     and ``backward`` (its accelerator's). Returns ``(loss, batch)``."""
-    batch = jbond_batch(policy, anchor, prompt_texts, reward_fn, generator)
-    loss = jbond_batch_loss(loss_policy or policy, batch, cfg.effective_beta, cfg.gamma, gather=gather, step=step,
-                            v1_sign=cfg.v1_sign)
+    if getattr(cfg, "plain", True):   # Algorithm 2 as printed
+        batch = jbond_batch(policy, anchor, prompt_texts, reward_fn, generator)
+        loss = jbond_batch_loss(loss_policy or policy, batch, cfg.effective_beta, cfg.gamma, gather=gather,
+                                step=step, v1_sign=cfg.v1_sign)
+    else:                             # the lower-variance options (K samples per prompt, all pairs, exact KL)
+        from .jbond_groups import VarianceOptions, jbond_group_batch, jbond_group_loss
+        opts = VarianceOptions(cfg.samples_per_prompt, cfg.kl, cfg.pairs)
+        batch = jbond_group_batch(policy, anchor, prompt_texts, reward_fn, generator, opts)
+        loss = jbond_group_loss(loss_policy or policy, batch, cfg.effective_beta, cfg.gamma, opts)
     if not bool(torch.isfinite(loss.detach())):
         raise ValueError(f"training diverged at step {step}: the loss is {float(loss.detach())} "
                          f"(lr {cfg.lr} may be too large); the weights were not updated")

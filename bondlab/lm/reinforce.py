@@ -20,7 +20,9 @@ from ..configs import ReinforceConfig
 from ..loop import StopRule, run_loop
 from ..objectives import reinforce_loss
 from .jbond import TrainResult, optimizer, sample_prompts
+from .jbond_groups import VarianceOptions, reinforce_group_loss
 from .model import GPT
+from .policy import LMPolicy
 
 __all__ = ["ReinforceConfig", "reinforce_batch_loss", "train_reinforce"]
 
@@ -54,8 +56,14 @@ def train_reinforce(ref: GPT, tokenizer, prompt_pool, reward_fn, cfg: ReinforceC
     opt, sched = optimizer(policy, cfg.lr, cfg.warmup)
 
     def step(s: int) -> dict:
-        loss, r_mean = reinforce_batch_loss(policy, ref, tokenizer, sample_prompts(prompt_pool, cfg.batch_prompts, g),
-                                            reward_fn, cfg.beta_rl, cfg.samples_per_prompt, g, cfg.max_new_tokens)
+        prompts = sample_prompts(prompt_pool, cfg.batch_prompts, g)
+        if cfg.kl == "sample":
+            loss, r_mean = reinforce_batch_loss(policy, ref, tokenizer, prompts, reward_fn, cfg.beta_rl,
+                                                cfg.samples_per_prompt, g, cfg.max_new_tokens)
+        else:   # the KL penalty exact over the vocabulary at each sampled prefix (bondlab.lm.jbond_groups)
+            loss, r_mean = reinforce_group_loss(LMPolicy(policy, tokenizer, cfg.max_new_tokens),
+                                                LMPolicy(ref, tokenizer, cfg.max_new_tokens), prompts, reward_fn, g,
+                                                cfg.beta_rl, VarianceOptions(cfg.samples_per_prompt, cfg.kl))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
