@@ -42,7 +42,8 @@ def register(groups) -> None:
     p.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32",
                    help="weights' dtype (default float32)")
     p.add_argument("--threads", type=A.THREADS, default=None, help="torch CPU threads per process (default: torch's)")
-    add_config_flags(p, HFJBondConfig)    # one flag per field, help and range from the dataclass
+    # one flag per field, help and range from the dataclass; the variance options run on the tiny GPT only
+    add_config_flags(p, HFJBondConfig, skip=("samples_per_prompt", "kl", "pairs"))
     p.set_defaults(func=run, check=check)
 
 
