@@ -16,19 +16,16 @@
 """
 from __future__ import annotations
 
-import copy
 import math
-import time
 from dataclasses import replace
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from .jbond import JBondConfig, _optimizer, check_finite, ema_update, sample_prompts
-from .jbond_groups import VarianceOptions, jbond_group_batch, jbond_group_loss, reinforce_group_loss, samples_per_step
+from .jbond import JBondConfig, train_jbond
+from .jbond_groups import VarianceOptions, samples_per_step
+from .reinforce import train_reinforce
 from .metrics import quantile_against, score, sequence_kl, texts_of
-from .policy import LMPolicy
 
 __all__ = ["train_budgeted", "evaluate_per_prompt", "kl_at_quantile", "micro_exact_view"]
 
@@ -47,59 +44,31 @@ def evaluate_per_prompt(policy, ref, tokenizer, prompt_texts, gold, pool, seed: 
 def train_budgeted(kind: str, ref, tokenizer, prompt_pool, reward_fn, cfg, opts: VarianceOptions, *,
                    max_samples: int, evaluate=None, stop=None, progress: bool = True, desc: str = "") -> dict:
     """Train ``kind`` ("jbond": ``cfg`` a JBondConfig; "reinforce": a ReinforceConfig, its beta_rl used) from
-    the GPT ``ref`` until ``max_samples`` samples are drawn or ``stop(record) -> bool`` says so.
+    the GPT ``ref`` with the options ``opts`` until ``max_samples`` samples are drawn (whole steps) or
+    ``stop(record) -> bool`` says so: :func:`bondlab.lm.jbond.train_jbond` / :func:`bondlab.lm.reinforce.
+    train_reinforce` (the one loop), with the config's own stops off.
 
     ``evaluate(model) -> dict`` runs at step 0 and every ``cfg.eval_every`` steps; each record adds step,
     samples (drawn so far) and wall_s (training seconds, evaluations excluded). Returns a dict: history,
     steps, samples, train_s, policy (GPT), anchor (J-BOND's, a GPT)."""
     if kind not in ("jbond", "reinforce"):
         raise ValueError(f"kind must be 'jbond' or 'reinforce', got {kind!r}")
-    policy = LMPolicy(copy.deepcopy(ref).train(), tokenizer, cfg.max_new_tokens)
-    anchor = policy.anchor()                                     # J-BOND's anchor; REINFORCE's frozen pi_ref
-    g = torch.Generator().manual_seed(cfg.seed)
-    opt, sched = _optimizer(policy.model, cfg.lr, cfg.warmup)
     per_step = samples_per_step(kind, cfg.batch_prompts, opts)
     total = max(1, int(max_samples) // per_step)
-    history, train_s, step = [], 0.0, 0
-
-    def record():
-        rec = {"step": step, "samples": step * per_step, "wall_s": train_s}
-        if evaluate is not None:
-            rec.update(evaluate(policy.model))
-        history.append(rec)
-        return rec
-
-    record()
-    bar = tqdm(total=total * per_step, desc=desc or kind, unit="sample", disable=not progress, leave=False)
-    for step in range(1, total + 1):
-        t0 = time.perf_counter()
-        prompts = sample_prompts(prompt_pool, cfg.batch_prompts, g)
-        if kind == "jbond":
-            batch = jbond_group_batch(policy, anchor, prompts, reward_fn, g, opts)
-            loss = jbond_group_loss(policy, batch, cfg.effective_beta, cfg.gamma, opts)
-        else:
-            loss, _ = reinforce_group_loss(policy, anchor, prompts, reward_fn, g, cfg.beta_rl, opts)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        check_finite(policy.model, step)
-        if kind == "jbond" and cfg.anchor == "ema":
-            ema_update(anchor.model, policy.model, cfg.eta)
-        elif kind == "jbond" and step % cfg.hard_period == 0:
-            anchor.model.load_state_dict(policy.model.state_dict())
-        train_s += time.perf_counter() - t0
-        bar.update(per_step)
-        if step % cfg.eval_every == 0 or step == total:
-            rec = record()
-            if "quantile" in rec:
-                bar.set_postfix(q=f"{np.mean(rec['quantile']):.3f}", kl=f"{np.mean(rec['kl']):.2f}")
-            if stop is not None and stop(rec):
-                break
-    bar.close()
-    policy.model.eval()
-    return {"history": history, "steps": step, "samples": step * per_step, "train_s": train_s,
-            "policy": policy.model, "anchor": anchor.model}
+    why = None if stop is None else (lambda rec: "stop" if stop(rec) else None)
+    if kind == "jbond":
+        c = replace(cfg, samples_per_prompt=opts.samples_per_prompt, kl=opts.kl, pairs=opts.pairs, max_steps=total,
+                    keep_going=True)
+        res = train_jbond(ref, tokenizer, prompt_pool, reward_fn, c, evaluate=evaluate, stop=why, progress=progress,
+                          desc=desc or kind)
+    else:
+        c = replace(cfg, samples_per_prompt=opts.samples_per_prompt, kl=opts.kl, max_steps=total, kl_budget=None,
+                    budget_s=None)
+        res = train_reinforce(ref, tokenizer, prompt_pool, reward_fn, c, evaluate=evaluate, stop=why,
+                              progress=progress, desc=desc or kind)
+    history = [{**h, "samples": h["step"] * per_step} for h in res.history]
+    return {"history": history, "steps": res.steps, "samples": res.steps * per_step, "train_s": res.train_s,
+            "policy": res.policy, "anchor": res.anchor}
 
 
 def _crossing(q: np.ndarray, y: np.ndarray, target: float) -> np.ndarray:

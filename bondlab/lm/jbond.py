@@ -197,7 +197,7 @@ def as_policy(ref, tokenizer, max_new_tokens: int, start=None):
 
 
 def train_jbond(ref, tokenizer, prompt_pool, reward_fn, cfg: JBondConfig | None = None, *,
-                evaluate=None, policy=None, resume: TrainState | None = None, progress: bool = True,
+                evaluate=None, policy=None, resume: TrainState | None = None, stop=None, progress: bool = True,
                 desc: str = "J-BOND") -> TrainResult:
     """Run J-BOND from pi_ref (or from ``policy``) until the stop (see the module doc).
 
@@ -209,7 +209,8 @@ def train_jbond(ref, tokenizer, prompt_pool, reward_fn, cfg: JBondConfig | None 
 
     ``resume``: the ``state`` of an earlier result; training continues from its policy, EMA anchor, Adam
     moments, schedule, generator and step count (``cfg.max_steps`` counts from the first step of that
-    run), exactly as if it had not stopped. The state is moved on, not copied.
+    run), exactly as if it had not stopped. The state is moved on, not copied. ``stop(record) -> reason or
+    None`` replaces the config's stop rule (:class:`bondlab.loop.StopRule`).
     """
     cfg = cfg or JBondConfig()
     if not prompt_pool:
@@ -238,7 +239,7 @@ def train_jbond(ref, tokenizer, prompt_pool, reward_fn, cfg: JBondConfig | None 
                                  reward_fn, g, cfg, s)
         return {"loss": float(loss.detach()), "train_reward": float(batch.r.mean())}
 
-    res = run_loop(step, max_steps=cfg.max_steps, eval_every=cfg.eval_every, stop=StopRule.of(cfg), desc=desc,
+    res = run_loop(step, max_steps=cfg.max_steps, eval_every=cfg.eval_every, stop=stop or StopRule.of(cfg), desc=desc,
                    evaluate=None if evaluate is None else (lambda s: evaluate(out(pol))), progress=progress,
                    start=start, train_s=spent)
     pol.model.eval()

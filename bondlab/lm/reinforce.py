@@ -42,7 +42,7 @@ def reinforce_batch_loss(policy: GPT, ref: GPT, tokenizer, prompt_texts, reward_
 
 
 def train_reinforce(ref: GPT, tokenizer, prompt_pool, reward_fn, cfg: ReinforceConfig | None = None, *,
-                    evaluate=None, progress: bool = True, desc: str | None = None) -> TrainResult:
+                    evaluate=None, stop=None, progress: bool = True, desc: str | None = None) -> TrainResult:
     """REINFORCE from pi_ref; ``evaluate(policy) -> dict`` is called at step 0, every ``eval_every`` steps
     and at the end. ``ref`` is left untouched."""
     cfg = cfg or ReinforceConfig()
@@ -71,6 +71,6 @@ def train_reinforce(ref: GPT, tokenizer, prompt_pool, reward_fn, cfg: ReinforceC
         return {"loss": float(loss.detach()), "train_reward": r_mean}
 
     res = run_loop(step, max_steps=cfg.max_steps, evaluate=None if evaluate is None else (lambda s: evaluate(policy)),
-                   eval_every=cfg.eval_every, stop=StopRule.of(cfg), budget_s=cfg.budget_s, progress=progress,
+                   eval_every=cfg.eval_every, stop=stop or StopRule.of(cfg), budget_s=cfg.budget_s, progress=progress,
                    desc=desc or f"REINFORCE b={cfg.beta_rl:g}")
     return TrainResult(policy.eval(), res.history, res.stop_reason, res.steps, res.train_s, asdict(cfg))
