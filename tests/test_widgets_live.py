@@ -104,11 +104,14 @@ def _off_frame(fig, differ):
 
 @pytest.mark.parametrize("make, name, values", [
     (lambda: bon_panel(), "weight", (0.55, 0.5)), (lambda: quantile_panel(), "k", (17, 18)),
-    (lambda: distill_panel(steps=20), "beta", (0.55, 0.6)), (lambda: bon_panel(), "n", (20.0, 300.0))])
+    (lambda: distill_panel(steps=20), "beta", (0.55, 0.6)), (lambda: bon_panel(), "n", (20.0, 300.0, 20.0)),
+    (lambda: distill_panel(steps=20), "n", (12, 2, 12)), (lambda: _iterative(), "n", (4, 3, 4)),
+    (lambda: overopt_panel(), "m", (600, 100, 600))])
 def test_a_blitted_frame_shows_what_a_full_draw_shows(make, name, values):
     """With a page attached, frames reuse the drawn background; the picture must be a full Agg draw's,
     pixel for pixel, except where data cross the axes' frame (drawn over it, not under it) and on the
-    anti-aliased edge of a legend (drawn over data that a full draw puts under the spines)."""
+    anti-aliased edge of a legend (drawn over data that a full draw puts under the spines). The values move
+    some axes' limits and come back, so axes are drawn again alone and restored from the cache."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from bondlab.widgets.frames import blit_frame
     panel = make()
@@ -123,6 +126,11 @@ def test_a_blitted_frame_shows_what_a_full_draw_shows(make, name, values):
         differ = (blitted != full).any(-1)
         assert _off_frame(panel.fig, differ) == 0
     assert blit_frame(panel.fig)                    # nothing moved: the background is reused
+
+
+def _iterative():
+    from bondlab.widgets.iterative import iterative_panel
+    return iterative_panel(period=10, jbond_steps=10)
 
 
 def test_iterative_markers_and_their_labels_move_together():

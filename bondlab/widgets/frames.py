@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.transforms import Bbox
 
 __all__ = ["autoscale", "set_limits", "blit_frame", "show"]
+
+CACHED_PER_AXES = 8   # backgrounds kept per axes for limits seen before (a few hundred KB each)
 
 
 def _keep(old, new, log: bool) -> bool:
@@ -69,10 +72,14 @@ def _data(ax) -> list:
     return arts + ([ax.get_legend()] if ax.get_legend() is not None else [])
 
 
+def _axes_key(ax) -> tuple:
+    """What one axes' static background (frame, ticks, tick and axis labels) depends on."""
+    return (ax.get_xlim(), ax.get_ylim(), ax.get_xscale(), ax.get_yscale())
+
+
 def _static_key(fig: Figure) -> tuple:
-    """What the static background (frame, ticks, tick labels, axis labels) depends on."""
-    return (fig.bbox.bounds,) + tuple((ax.get_xlim(), ax.get_ylim(), ax.get_xscale(), ax.get_yscale())
-                                      for ax in fig.axes)
+    """What the whole static background depends on: the size and every axes' limits and scales."""
+    return (fig.bbox.bounds,) + tuple(_axes_key(ax) for ax in fig.axes)
 
 
 def _text_of(artist) -> tuple:
@@ -97,38 +104,130 @@ def _paste_or_draw(ax, artist, cache: dict, key) -> None:
     cache[k] = canvas.copy_from_bbox(bbox)
 
 
-def blit_frame(fig: Figure) -> bool:
-    """Draw a frame and send it: the static background is drawn only when the axes' limits (or the size)
-    changed and is otherwise restored from a copy; lines, areas and legends are drawn over it, and titles
-    pasted from a cache while their text is unchanged. Returns True when the background was reused. Same
-    picture as a full draw except that the data sit above the spines."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    canvas = fig.canvas
-    key = _static_key(fig)
-    reused = getattr(canvas, "_bondlab_key", None) == key
-    if reused:
-        canvas.restore_region(canvas._bondlab_background)
-    else:
-        dyn = [a for ax in fig.axes for a in _data(ax) + _labels(ax)]
-        shown = [a.get_visible() for a in dyn]
-        where = [ax.title.get_position() for ax in fig.axes]   # a hidden title would be moved off the axes
-        for a in dyn:
+class _Hidden:
+    """Hide the frame-by-frame artists (and titles) of ``axes`` while their static background is drawn."""
+
+    def __init__(self, axes):
+        self.axes = list(axes)
+        self.arts = [a for ax in self.axes for a in _data(ax) + _labels(ax)]
+
+    def __enter__(self):
+        self.shown = [a.get_visible() for a in self.arts]
+        self.where = [ax.title.get_position() for ax in self.axes]   # a hidden title is moved off the axes
+        for a in self.arts:
             a.set_visible(False)
-        try:
+
+    def __exit__(self, *exc):
+        for a, v in zip(self.arts, self.shown):
+            a.set_visible(v)
+        for ax, xy in zip(self.axes, self.where):
+            ax.title.set_position(xy)
+
+
+def _regions(fig: Figure, renderer):
+    """Each axes' cell of the figure as integer pixel extents ``(x0, y0, x1, y1)`` from the bottom left: its
+    tight box (without the data) grown halfway to the neighbouring axes' boxes, or to the figure's edge, so that
+    tick labels that widen with new limits stay inside it. None when two tight boxes overlap: then only a
+    whole-figure draw is exact."""
+    w, h = int(fig.bbox.width), int(fig.bbox.height)
+    boxes = [ax.get_tightbbox(renderer).extents for ax in fig.axes]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
+                return None
+    out = []
+    for i, (x0, y0, x1, y1) in enumerate(boxes):
+        others = [b for j, b in enumerate(boxes) if j != i]
+        side_by_side = [b for b in others if b[1] < y1 and y0 < b[3]]
+        stacked = [b for b in others if b[0] < x1 and x0 < b[2]]
+        left = max([int((b[2] + x0) // 2) for b in side_by_side if b[2] <= x0], default=0)
+        right = min([int((x1 + b[0]) // 2) for b in side_by_side if b[0] >= x1], default=w)
+        bottom = max([int((b[3] + y0) // 2) for b in stacked if b[3] <= y0], default=0)
+        top = min([int((y1 + b[1]) // 2) for b in stacked if b[1] >= y1], default=h)
+        out.append((left, bottom, right, top))
+    return out
+
+
+class _Background:
+    """The drawn static background of a figure: the whole picture, a blank one (the figure's face only), each
+    axes' region, and a few regions per axes already drawn for other limits (a drag back reuses them)."""
+
+    def __init__(self, fig: Figure):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        canvas = self.canvas = fig.canvas
+        renderer = canvas.get_renderer()
+        with _Hidden(fig.axes):
             FigureCanvasAgg.draw(canvas)   # the plain Agg draw: webagg's own draw would send this frame
-        finally:
-            for a, v in zip(dyn, shown):
-                a.set_visible(v)
-            for ax, xy in zip(fig.axes, where):
-                ax.title.set_position(xy)
-        canvas._bondlab_background, canvas._bondlab_key = canvas.copy_from_bbox(fig.bbox), key
-        canvas._bondlab_labels = {}
+            self.regions = _regions(fig, renderer)
+        self.whole = canvas.copy_from_bbox(fig.bbox)
+        renderer.clear()
+        fig.patch.draw(renderer)
+        self.blank = np.asarray(renderer.buffer_rgba()).copy()   # (H, W, 4), row 0 at the top
+        canvas.restore_region(self.whole)
+        self.size, self.keys = fig.bbox.bounds, [_axes_key(ax) for ax in fig.axes]
+        self.cache, self.labels = {}, {}
+        if self.regions is not None:
+            for i, ax in enumerate(fig.axes):
+                self._keep(i, self.keys[i])
+
+    def _keep(self, i, key) -> None:
+        if sum(k[0] == i for k in self.cache) >= CACHED_PER_AXES:
+            self.cache.pop(next(k for k in self.cache if k[0] == i))
+        self.cache[(i, key)] = self.canvas.copy_from_bbox(Bbox.from_extents(*self.regions[i]))
+
+    def _erase(self, i) -> None:
+        """Put the blank figure back over axes ``i``'s region (extents from the bottom, rows from the top)."""
+        x0, y0, x1, y1 = self.regions[i]
+        h = self.blank.shape[0]
+        np.asarray(self.canvas.get_renderer().buffer_rgba())[h - y1:h - y0, x0:x1] = self.blank[h - y1:h - y0, x0:x1]
+
+    def redraw(self, fig: Figure):
+        """Bring the background up to date with the axes' limits: each changed axes' region is restored from
+        the cache or drawn alone over the blank figure. Returns True when no axes had to be drawn, False when
+        some did, None when only a whole-figure draw is exact (new size or axes, overlapping regions)."""
+        if self.regions is None or fig.bbox.bounds != self.size or len(fig.axes) != len(self.keys):
+            return None
+        keys = [_axes_key(ax) for ax in fig.axes]
+        if keys == self.keys:
+            self.canvas.restore_region(self.whole)
+            return True
+        canvas, reused = self.canvas, True
+        canvas.restore_region(self.whole)
+        for i, (ax, key) in enumerate(zip(fig.axes, keys)):
+            if key == self.keys[i]:
+                continue
+            if (i, key) in self.cache:
+                canvas.restore_region(self.cache[(i, key)])
+            else:
+                self._erase(i)
+                with _Hidden([ax]):
+                    ax.draw(canvas.get_renderer())
+                self._keep(i, key)
+                reused = False
+        self.keys, self.whole = keys, canvas.copy_from_bbox(fig.bbox)
+        return reused
+
+
+def blit_frame(fig: Figure) -> bool:
+    """Draw a frame and send it. The static background is kept (:class:`_Background`): an axes whose limits
+    changed is drawn again alone, in its own region, or restored from the regions drawn for earlier limits;
+    the whole figure is drawn only at first, on a new size, or when the axes' regions overlap. Lines, areas
+    and legends are drawn over it, and titles pasted from a cache while their text is unchanged. Returns True
+    when no part of the background had to be drawn. Same picture as a full draw except that the data sit
+    above the spines."""
+    canvas = fig.canvas
+    bg = getattr(canvas, "_bondlab_background", None)
+    reused = bg.redraw(fig) if bg is not None else None
+    if reused is None:
+        bg = canvas._bondlab_background = _Background(fig)
+        reused = False
+    key = _static_key(fig)
     for ax in fig.axes:
         for a in _data(ax):
             ax.draw_artist(a)
     for ax in fig.axes:
         for a in _labels(ax):
-            _paste_or_draw(ax, a, canvas._bondlab_labels, key)
+            _paste_or_draw(ax, a, bg.labels, key)
     canvas.blit(fig.bbox)   # ipympl: diff against the last frame, send the changed pixels
     return reused
 
