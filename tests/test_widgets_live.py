@@ -33,10 +33,21 @@ def test_update_sets_data_on_the_same_artists_with_a_fixed_layout(make, name, va
 
 
 def test_the_legend_follows_a_changed_label():
-    panel = bon_panel(n=8)
-    panel.controls["n"].value = 32.0
+    from test_widgets_lm import fake_data
+    from bondlab.widgets.lm import jbond_panel
+    panel = jbond_panel(fake_data(), target_n=8.0)
+    panel.controls["target_n"].value = 32.0
     texts = [t.get_text() for t in panel.fig.axes[0].get_legend().get_texts()]
-    assert any("N=32" in t for t in texts) and not any("N=8" in t for t in texts)
+    assert "KL bound N=32" in texts and not any("N=8" in t for t in texts)
+
+
+def test_numbers_that_move_with_a_slider_are_in_titles_not_legends():
+    """A legend is drawn once (an opaque layer pasted on every frame): the changing numbers go in titles."""
+    panel = bon_panel(n=8)
+    legend = [t.get_text() for t in panel.fig.axes[0].get_legend().get_texts()]
+    panel.controls["n"].value = 32.0
+    assert [t.get_text() for t in panel.fig.axes[0].get_legend().get_texts()] == legend
+    assert "N=32" in panel.fig.axes[0].get_title() and "N=32" in panel.fig.axes[1].get_title()
 
 
 def test_without_an_event_loop_each_request_runs_at_once():

@@ -61,15 +61,27 @@ def autoscale(ax, *, x: bool = False, y: bool = True) -> None:
 
 
 def _labels(ax) -> list:
-    """Titles: outside the axes, so pasted from a cache while their text is unchanged."""
-    return [ax.title]
+    """Drawn over the data and pasted from a cache while their text is unchanged: the title (outside the axes)
+    and the legend (opaque and pinned where it first stood, see :func:`_pin_legend`)."""
+    return [ax.title] + ([ax.get_legend()] if ax.get_legend() is not None else [])
 
 
 def _data(ax) -> list:
-    """The artists drawn on every frame, in drawing order: lines, areas, annotations, then the legend (drawn,
-    not pasted: its frame lets the data show through and "best" may move it, as in a full draw)."""
-    arts = sorted(ax.lines + ax.collections + ax.texts, key=lambda a: a.get_zorder())
-    return arts + ([ax.get_legend()] if ax.get_legend() is not None else [])
+    """The artists drawn on every frame, in drawing order: lines, areas, annotations."""
+    return sorted(ax.lines + ax.collections + ax.texts, key=lambda a: a.get_zorder())
+
+
+def _pin_legend(ax, renderer) -> None:
+    """Make ``ax``'s legend a layer whose pixels depend on its text only: an opaque frame (the data under it
+    no longer show through) and, for ``loc="best"``, the place "best" chose at the first draw (not searched
+    again on every frame). A full draw then gives the same picture as a blitted frame."""
+    leg = ax.get_legend()
+    if leg is None:
+        return
+    leg.get_frame().set_alpha(1.0)
+    if leg._loc in (0, "best"):
+        x0, y0 = ax.transAxes.inverted().transform(leg.get_window_extent(renderer).p0)
+        leg.set_loc((float(x0), float(y0)))
 
 
 def _axes_key(ax) -> tuple:
@@ -88,8 +100,9 @@ def _text_of(artist) -> tuple:
 
 
 def _paste_or_draw(ax, artist, cache: dict, key) -> None:
-    """Paste ``artist``'s pixels from ``cache`` when its text and the background are unchanged, else draw it
-    and keep its pixels (nothing else is drawn where a title is)."""
+    """Paste ``artist``'s pixels from ``cache`` when its text and ``key`` are unchanged, else draw it and keep
+    its pixels: a title (nothing else is drawn where it is; ``key``: the background's) or an opaque legend
+    (``key`` None; its pixels are its own but for the anti-aliased edge, so 1 px of margin only)."""
     canvas = ax.figure.canvas
     k = (key, id(artist), _text_of(artist))
     if k in cache:
@@ -98,7 +111,7 @@ def _paste_or_draw(ax, artist, cache: dict, key) -> None:
     ax.draw_artist(artist)
     if not artist.get_visible() or not _text_of(artist) or _text_of(artist) == ("",):
         return
-    bbox = artist.get_window_extent(canvas.get_renderer()).padded(2)
+    bbox = artist.get_window_extent(canvas.get_renderer()).padded(2 if key is not None else 1)
     if len(cache) > 64:
         cache.clear()
     cache[k] = canvas.copy_from_bbox(bbox)
@@ -156,6 +169,9 @@ class _Background:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         canvas = self.canvas = fig.canvas
         renderer = canvas.get_renderer()
+        FigureCanvasAgg.draw(canvas)       # where "best" puts each legend
+        for ax in fig.axes:
+            _pin_legend(ax, renderer)
         with _Hidden(fig.axes):
             FigureCanvasAgg.draw(canvas)   # the plain Agg draw: webagg's own draw would send this frame
             self.regions = _regions(fig, renderer)
@@ -226,8 +242,8 @@ def blit_frame(fig: Figure) -> bool:
         for a in _data(ax):
             ax.draw_artist(a)
     for ax in fig.axes:
-        for a in _labels(ax):
-            _paste_or_draw(ax, a, bg.labels, key)
+        for a in _labels(ax):   # legends: opaque and pinned, so their pixels do not depend on the limits
+            _paste_or_draw(ax, a, bg.labels, key if a is ax.title else None)
     canvas.blit(fig.bbox)   # ipympl: diff against the last frame, send the changed pixels
     return reused
 

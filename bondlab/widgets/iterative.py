@@ -14,7 +14,7 @@ from ..fit_exact import iterative_exact, jbond_exact
 from ..plots.distill import plot_history, plot_quantile_vs_step
 from ..spaces import grid_mixture
 from ..theory import bon_expected_quantile, bon_kl
-from .live import Panel, autoscale, live_figure, make_panel, readout_table, set_label, set_line, show
+from .live import Panel, autoscale, live_figure, make_panel, readout_table, set_line, show
 
 __all__ = ["iterative_panel", "ROUNDS"]
 
@@ -69,7 +69,6 @@ def iterative_panel(n: int = 2, mode: str = "hard", period: int = 100, eta: floa
         for ax, key, f in ((axes[0], "quantile", bon_expected_quantile), (axes[1], "kl_ref", bon_kl)):
             y = np.asarray(hi[key])
             set_line(ax.lines[0], y, np.arange(1, y.size + 1))
-            set_label(ax, ax.lines[0], label)
             for line, text, m in zip(ax.lines[1:], ax.texts, marks):
                 v = f(space.ref_probs, space.rewards, m)
                 line.set_ydata([v, v])
@@ -81,7 +80,6 @@ def iterative_panel(n: int = 2, mode: str = "hard", period: int = 100, eta: floa
         y = np.asarray(hj["kl_anchor"])
         for ax, yy in ((axes[2], y), (axes[3], np.asarray(hj["quantile"]))):
             set_line(ax.lines[0], yy, np.arange(1, yy.size + 1))
-            set_label(ax, ax.lines[0], jlabel)
             autoscale(ax, x=True)
         for ax, title in zip(axes, titles):
             ax.set_title(title, fontsize=10)
@@ -96,10 +94,10 @@ def iterative_panel(n: int = 2, mode: str = "hard", period: int = 100, eta: floa
         _, hj = _cached(cache, ("jb", beta_, gamma_, eta_), lambda: jbond_exact(
             space, beta_, gamma_, eta_, jbond_steps, lr=0.05))
         state.update(iterative=hi, jbond=hj)
-        label = f"EMA η={eta_:g}" if ema else f"hard anchor every {period_}"
-        draw(hi, hj, n_, label, f"J-BOND γ={gamma_:g}", [
-            f"iterative BOND, n={n_}: quantile", "KL to π_ref (markers: Best-of-n^M)",
-            f"J-BOND (η={eta_:g}, β={beta_:g}): KL to the anchor", "J-BOND: quantile"])
+        anchor = f"EMA η={eta_:g}" if ema else f"hard anchor every {period_}"
+        draw(hi, hj, n_, "iterative BOND", "J-BOND", [   # the legends stay as drawn: the numbers are in the titles
+            f"iterative BOND, n={n_}, {anchor}: quantile", "KL to π_ref (markers: Best-of-n^M)",
+            f"J-BOND (η={eta_:g}, β={beta_:g}, γ={gamma_:g}): KL to the anchor", "J-BOND: quantile"])
         readout.value = readout_table([
             ("it_quantile", "iterative: final E<sub>π</sub>[p≤]", f"{hi['quantile'][-1]:.4f}"),
             ("it_kl_ref", "iterative: final KL(π &#8214; π<sub>ref</sub>)", f"{hi['kl_ref'][-1]:.4f}"),

@@ -111,12 +111,14 @@ class Latest:
 
     ``request()`` (the observer of every control) marks the panel stale. With no running event loop (a
     script, a test, a headless benchmark) it runs ``fn`` at once. In a kernel it schedules one ``flush()``
-    ``delay`` seconds later and moves that time on each new request, so a drag's burst of messages becomes
-    one computation with the last values. A request made while ``fn`` runs makes ``fn`` run once more after.
+    ``delay`` seconds later (default 0: the loop's next turn, so a key step waits for nothing) and moves that
+    time on each new request, so the messages of a drag that queued up meanwhile become one computation with
+    the last values (the ipywidgets front end itself holds back a control's messages while the kernel is
+    busy). A request made while ``fn`` runs makes ``fn`` run once more after.
     ``requests`` and ``runs`` count both, for tests and benchmarks.
     """
 
-    def __init__(self, fn, delay: float = 0.02):
+    def __init__(self, fn, delay: float = 0.0):
         if not callable(fn):
             raise TypeError(f"fn must be callable, got {type(fn).__name__}")
         if not (delay >= 0):
@@ -173,7 +175,7 @@ class Panel:
 
 
 def make_panel(controls: dict, readout: W.HTML, fig: Figure, rows: list, update, state: dict,
-               delay: float = 0.02) -> Panel:
+               delay: float = 0.0) -> Panel:
     """Wire ``update`` to every control through :class:`Latest`, run it once, freeze the layout and box
     ``rows`` (lists of controls) above the figure and the readout."""
     latest = Latest(update, delay)

@@ -18,6 +18,12 @@ from .live import Panel, autoscale, live_figure, make_panel, readout_table, set_
 __all__ = ["overopt_panel"]
 
 
+def _unnumbered(label: str) -> str:
+    """A legend label of :func:`overopt_series` without the numbers that change with the sliders (the fits'
+    a, b and the best N, all in the readout), so the legend is drawn once."""
+    return label.split(":")[0].split(" = ")[0]
+
+
 def overopt_panel(m: int = 100, noise: float = 0.1, capacity: int = 2, weight: float = 0.6, seed: int = 0,
                   features: str = "poly", n_points: int = 40) -> Panel:
     """Sliders for m, noise, capacity, the left weight of pi_ref and the seed. Shows the gold reward against
@@ -55,7 +61,7 @@ def overopt_panel(m: int = 100, noise: float = 0.1, capacity: int = 2, weight: f
                 line.set_xdata(lx)
             else:
                 set_line(line, ly, lx)
-            set_label(ax_c, line, label)
+            set_label(ax_c, line, _unnumbered(label))   # the numbers are in the readout
         autoscale(ax_c, x=True)
         show(fig)
 
