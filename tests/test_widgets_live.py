@@ -152,3 +152,11 @@ def test_iterative_markers_and_their_labels_move_together():
     for line, text in zip(ax.lines[1:4], ax.texts):
         assert text.get_text() in ("BoN 4", "BoN 16", "BoN 64")
         assert text.xyann[1] == text.xy[1] == line.get_ydata()[0]
+
+
+def test_when_the_page_attaches_the_background_is_drawn_before_the_first_step():
+    from bondlab.widgets.frames import blit_frame
+    panel = bon_panel()
+    panel.fig.canvas._handle_custom_msg({"type": "initialized"}, [])   # what ipympl's front end sends first
+    assert panel.fig.canvas.syncing_data_url is False
+    assert blit_frame(panel.fig)          # the first frame finds the background drawn: nothing drawn again

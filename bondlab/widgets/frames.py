@@ -7,7 +7,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.transforms import Bbox
 
-__all__ = ["autoscale", "set_limits", "blit_frame", "show"]
+__all__ = ["autoscale", "set_limits", "blit_frame", "show", "prepare"]
 
 CACHED_PER_AXES = 8   # backgrounds kept per axes for limits seen before (a few hundred KB each)
 
@@ -169,7 +169,6 @@ class _Background:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         canvas = self.canvas = fig.canvas
         renderer = canvas.get_renderer()
-        FigureCanvasAgg.draw(canvas)       # where "best" puts each legend
         for ax in fig.axes:
             _pin_legend(ax, renderer)
         with _Hidden(fig.axes):
@@ -246,6 +245,13 @@ def blit_frame(fig: Figure) -> bool:
             _paste_or_draw(ax, a, bg.labels, key if a is ax.title else None)
     canvas.blit(fig.bbox)   # ipympl: diff against the last frame, send the changed pixels
     return reused
+
+
+def prepare(fig: Figure) -> None:
+    """Draw the static background now (when the page has just attached and the kernel is idle), so that the
+    first slider step blits like the others."""
+    if getattr(fig.canvas, "_bondlab_background", None) is None:
+        fig.canvas._bondlab_background = _Background(fig)
 
 
 def show(fig: Figure) -> None:

@@ -18,7 +18,7 @@ import ipywidgets as W
 import numpy as np
 from matplotlib.figure import Figure
 
-from .frames import autoscale, blit_frame, set_limits, show
+from .frames import autoscale, blit_frame, prepare, set_limits, show
 
 __all__ = ["Panel", "Latest", "FigureImage", "live_figure", "freeze_layout", "figure_png", "readout_table",
            "set_line", "set_label", "set_fill", "autoscale", "set_limits", "show", "blit_frame", "make_panel"]
@@ -64,6 +64,13 @@ def live_figure(figsize, dpi: int = 80) -> Figure:
     canvas.header_visible = canvas.footer_visible = canvas.toolbar_visible = False
     canvas.resizable = False
     canvas.capture_scroll = False
+
+    def attached(_, content, buffers):   # ipympl's page is there: draw the background while the kernel is idle
+        if content.get("type") == "initialized":
+            loop = _kernel_loop()
+            loop.call_later(0.3, prepare, fig) if loop is not None else prepare(fig)
+
+    canvas.on_msg(attached)
     return fig
 
 
