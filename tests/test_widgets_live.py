@@ -160,3 +160,22 @@ def test_when_the_page_attaches_the_background_is_drawn_before_the_first_step():
     panel.fig.canvas._handle_custom_msg({"type": "initialized"}, [])   # what ipympl's front end sends first
     assert panel.fig.canvas.syncing_data_url is False
     assert blit_frame(panel.fig)          # the first frame finds the background drawn: nothing drawn again
+
+
+def test_spanned_limits_stay_put_while_the_data_stay_inside_and_grow_by_quarters():
+    from matplotlib.figure import Figure
+    from bondlab.widgets.frames import autoscale
+    ax = Figure().subplots()
+    line, = ax.plot([0, 1], [0.2, 0.5])
+    autoscale(ax, yspan=(0.0, 2.0))
+    assert ax.get_ylim() == pytest.approx((-0.1, 2.1))            # the span with 5% margins
+    line.set_ydata([0.0, 1.9])
+    autoscale(ax, yspan=(0.0, 2.0))
+    assert ax.get_ylim() == pytest.approx((-0.1, 2.1))            # inside: unchanged
+    line.set_ydata([0.0, 2.3])
+    autoscale(ax, yspan=(0.0, 2.0))
+    assert ax.get_ylim() == pytest.approx((-0.125, 2.625))        # one quarter (0.5) more above, then margins
+    ax.set_yscale("log")
+    line.set_ydata([0.03, 7.0])
+    autoscale(ax, yspan="decades")
+    assert ax.get_ylim() == pytest.approx((0.01, 10.0))

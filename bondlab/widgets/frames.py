@@ -49,13 +49,46 @@ def set_limits(ax, lo, hi, which: str = "y") -> None:
     _limits(ax, which, ax.get_ylim() if which == "y" else ax.get_xlim(), (lo, hi))
 
 
-def autoscale(ax, *, x: bool = False, y: bool = True) -> None:
-    """Limits from the current data (after ``set_line``), kept when they barely change (:func:`_keep`) and
-    widened by a quarter on a side that grew: a drag then mostly reuses the drawn background."""
+def _spanned(span, data, log: bool):
+    """Limits that hold every slider value: ``span`` (bounds of the plotted quantity over the sliders' whole
+    range, found by the panel) with 5% margins, widened by whole quarters of it on a side the data leave it
+    (so limits take few values and the drawn backgrounds of earlier ones are reused). On a log axis (``span``
+    "decades"), whole decades around the data."""
+    lo, hi = float(min(data)), float(max(data))
+    if log:
+        if not (lo > 0 and np.isfinite(hi)):
+            return None
+        return 10.0 ** np.floor(np.log10(lo)), 10.0 ** np.ceil(np.log10(hi))
+    s0, s1 = span
+    q = 0.25 * (s1 - s0)
+    if lo < s0:
+        s0 -= q * np.ceil((s0 - lo) / q)
+    if hi > s1:
+        s1 += q * np.ceil((hi - s1) / q)
+    m = 0.05 * (s1 - s0)
+    return s0 - m, s1 + m
+
+
+def autoscale(ax, *, x: bool = False, y: bool = True, xspan=None, yspan=None) -> None:
+    """Limits from the current data (after ``set_line``). With ``xspan`` / ``yspan`` (bounds over the sliders'
+    range, or "decades" on a log axis) they are fixed by it (:func:`_spanned`): no slider step moves them
+    while the data stay inside. Otherwise they are kept when they barely change (:func:`_keep`) and widened
+    by a quarter on a side that grew: a drag then mostly reuses the drawn background."""
     old = {"x": ax.get_xlim(), "y": ax.get_ylim()}
     ax.relim()
-    ax.autoscale_view(scalex=x, scaley=y)
-    for which, on in (("x", x), ("y", y)):
+    fixed = set()
+    for which, on, span in (("x", x, xspan), ("y", y, yspan)):
+        if not on or span is None:
+            continue
+        axis, put = (ax.xaxis, ax.set_xlim) if which == "x" else (ax.yaxis, ax.set_ylim)
+        data = ax.dataLim.intervalx if which == "x" else ax.dataLim.intervaly
+        lims = _spanned(span, data, axis.get_scale() == "log") if np.all(np.isfinite(data)) else None
+        if lims is not None:
+            put(*lims, auto=None)
+            fixed.add(which)
+    rest = {"x": x and "x" not in fixed, "y": y and "y" not in fixed}
+    ax.autoscale_view(scalex=rest["x"], scaley=rest["y"])
+    for which, on in rest.items():
         if on:
             _limits(ax, which, old[which], ax.get_xlim() if which == "x" else ax.get_ylim())
 

@@ -48,6 +48,11 @@ def iterative_panel(n: int = 2, mode: str = "hard", period: int = 100, eta: floa
     for c in controls.values():
         c.continuous_update = False
     space = grid_mixture(k=k, weights=(0.6, 0.4), reward="linear")
+    # y limits that hold for every n: from pi_ref's quantile up to the highest Best-of-n^M marker (exact)
+    p, r, n_top = space.ref_probs, space.rewards, float(controls["n"].max) ** ROUNDS
+    q_ref = bon_expected_quantile(p, r, 1)
+    spans = {"quantile": (q_ref, bon_expected_quantile(p, r, n_top)), "kl_ref": (0.0, bon_kl(p, r, n_top)),
+             "jbond": (q_ref, bon_expected_quantile(p, r, 16))}
     fig = live_figure((12, 6))
     axes = fig.subplots(2, 2).ravel()
     readout, state = W.HTML(), {"space": space}
@@ -76,11 +81,11 @@ def iterative_panel(n: int = 2, mode: str = "hard", period: int = 100, eta: floa
                 text.xy = text.xyann = (0, v)   # the point and the text (placed at the point)
             ends = np.asarray(hi["round_end"], dtype=int)
             set_line(ax.lines[1 + len(marks)], y[ends], ends + 1)
-            autoscale(ax, x=True)
+            autoscale(ax, x=True, yspan=spans[key])
         y = np.asarray(hj["kl_anchor"])
-        for ax, yy in ((axes[2], y), (axes[3], np.asarray(hj["quantile"]))):
+        for ax, yy, span in ((axes[2], y, None), (axes[3], np.asarray(hj["quantile"]), spans["jbond"])):
             set_line(ax.lines[0], yy, np.arange(1, yy.size + 1))
-            autoscale(ax, x=True)
+            autoscale(ax, x=True, yspan=span)
         for ax, title in zip(axes, titles):
             ax.set_title(title, fontsize=10)
         show(fig)
