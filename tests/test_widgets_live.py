@@ -33,12 +33,13 @@ def test_update_sets_data_on_the_same_artists_with_a_fixed_layout(make, name, va
 
 
 def test_the_legend_follows_a_changed_label():
-    from test_widgets_lm import fake_data
-    from bondlab.widgets.lm import jbond_panel
-    panel = jbond_panel(fake_data(), target_n=8.0)
-    panel.controls["target_n"].value = 32.0
-    texts = [t.get_text() for t in panel.fig.axes[0].get_legend().get_texts()]
-    assert "KL bound N=32" in texts and not any("N=8" in t for t in texts)
+    from matplotlib.figure import Figure
+    from bondlab.widgets.live import set_label
+    ax = Figure().subplots()
+    a, b = ax.plot([0, 1], [0, 1], label="N=8")[0], ax.plot([0, 1], [1, 0], label="other")[0]
+    ax.legend()
+    set_label(ax, a, "N=32")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["N=32", "other"] and a.get_label() == "N=32"
 
 
 def test_numbers_that_move_with_a_slider_are_in_titles_not_legends():
@@ -179,3 +180,25 @@ def test_spanned_limits_stay_put_while_the_data_stay_inside_and_grow_by_quarters
     line.set_ydata([0.03, 7.0])
     autoscale(ax, yspan="decades")
     assert ax.get_ylim() == pytest.approx((0.01, 10.0))
+
+
+def test_the_frame_sent_is_matplotlibs_diff_image_pixel_for_pixel():
+    """live_figure's canvas encodes its diff PNG faster; decoded, it is matplotlib's own diff image."""
+    import io
+    from matplotlib.backends.backend_webagg_core import FigureCanvasWebAggCore
+    from PIL import Image
+    panel = bon_panel()
+    canvas = panel.fig.canvas
+    canvas.syncing_data_url = False
+    panel.controls["n"].value = 20.0            # a blitted frame; its diff was sent
+    last = canvas._last_buff.copy()
+    panel.controls["weight"].value = 0.3        # another: diffed below against the one before
+    canvas._last_buff, canvas._png_is_old = last, True
+    ours = canvas.get_diff_image()
+    canvas._last_buff, canvas._png_is_old = last, True
+    theirs = FigureCanvasWebAggCore.get_diff_image(canvas)
+    decode = lambda png: np.asarray(Image.open(io.BytesIO(png)))
+    assert ours is not None and theirs is not None
+    np.testing.assert_array_equal(decode(ours), decode(theirs))
+    alpha = decode(ours)[..., 3]
+    assert (alpha == 0).any() and (alpha == 255).any()   # a diff: changed pixels, unchanged ones transparent
