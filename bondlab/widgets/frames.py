@@ -7,7 +7,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.transforms import Bbox
 
-__all__ = ["autoscale", "set_limits", "blit_frame", "show", "prepare"]
+__all__ = ["autoscale", "set_limits", "blit_frame", "show", "prepare", "static"]
 
 CACHED_PER_AXES = 8   # backgrounds kept per axes for limits seen before (a few hundred KB each)
 
@@ -99,9 +99,33 @@ def _labels(ax) -> list:
     return [ax.title] + ([ax.get_legend()] if ax.get_legend() is not None else [])
 
 
+STATIC_ZORDER = 1.6   # above the axes' face and grid, below the data (lines 2): a full draw agrees with a blit
+
+
+def static(*artists) -> None:
+    """Mark artists that change only with some sliders (reference lines, their annotations) as part of their
+    axes' drawn background: redrawn, with the axes alone, only when they change (:func:`_axes_key`), never
+    on the frames in between. They go under the data (``STATIC_ZORDER``) in a full draw too."""
+    for a in artists:
+        a._bondlab_static = True
+        a.set_zorder(min(a.get_zorder(), STATIC_ZORDER))
+
+
+def _is_static(a) -> bool:
+    return getattr(a, "_bondlab_static", False)
+
+
 def _data(ax) -> list:
-    """The artists drawn on every frame, in drawing order: lines, areas, annotations."""
-    return sorted(ax.lines + ax.collections + ax.texts, key=lambda a: a.get_zorder())
+    """The artists drawn on every frame, in drawing order: lines, areas, annotations (not :func:`static`)."""
+    return sorted((a for a in ax.lines + ax.collections + ax.texts if not _is_static(a)), key=lambda a: a.get_zorder())
+
+
+def _signature(a) -> tuple:
+    """What a static artist looks like: a line's data, a text's string and place."""
+    if hasattr(a, "get_xydata"):
+        return (a.get_visible(), np.asarray(a.get_xydata(), dtype=float).tobytes())
+    xy = getattr(a, "xy", None)
+    return (a.get_visible(), a.get_text(), tuple(a.get_position()), None if xy is None else tuple(xy))
 
 
 def _pin_legend(ax, renderer) -> None:
@@ -118,8 +142,9 @@ def _pin_legend(ax, renderer) -> None:
 
 
 def _axes_key(ax) -> tuple:
-    """What one axes' static background (frame, ticks, tick and axis labels) depends on."""
-    return (ax.get_xlim(), ax.get_ylim(), ax.get_xscale(), ax.get_yscale())
+    """What one axes' static background (frame, ticks, tick and axis labels, :func:`static` artists) depends on."""
+    return (ax.get_xlim(), ax.get_ylim(), ax.get_xscale(), ax.get_yscale(),
+            tuple(_signature(a) for a in ax.lines + ax.texts if _is_static(a)))
 
 
 def _static_key(fig: Figure) -> tuple:

@@ -14,6 +14,7 @@ from ..fit_exact import iterative_exact, jbond_exact
 from ..plots.distill import plot_history, plot_quantile_vs_step
 from ..spaces import grid_mixture
 from ..theory import bon_expected_quantile, bon_kl
+from .frames import static
 from .live import Panel, autoscale, live_figure, make_panel, readout_table, set_line, show
 
 __all__ = ["iterative_panel", "ROUNDS"]
@@ -66,6 +67,10 @@ def iterative_panel(n: int = 2, mode: str = "hard", period: int = 100, eta: floa
                 ax.legend(fontsize=8)
         plot_history({jlabel: hj}, "kl_anchor", ax=axes[2])
         plot_quantile_vs_step(hj, space, bon_ns=(2, 4, 8, 16), label=jlabel, ax=axes[3])
+        for ax in (axes[0], axes[1]):   # the curves rise from the left: their legend's place stays free
+            ax.get_legend().set_loc("lower right")
+        for ax in (axes[0], axes[1], axes[3]):   # Best-of-N markers: drawn with the background, change with n only
+            static(*ax.lines[1:len(ax.texts) + 1], *ax.texts)
 
     def draw(hi, hj, n_, label, jlabel, titles):
         marks = [float(n_) ** m for m in range(1, ROUNDS + 1)]
