@@ -1,5 +1,6 @@
-"""Frames of a panel's figure: limits that follow the data with hysteresis, and blitting over a cached
-background so a slider step redraws only what moved (see docs/design.md, "Notebook panels").
+"""Frames of a panel's figure: limits fixed over the sliders' range (or following the data with hysteresis),
+and blitting over a background kept per axes, so a slider step redraws only what moved (see docs/design.md,
+"Notebook panels").
 """
 from __future__ import annotations
 
@@ -285,9 +286,9 @@ def blit_frame(fig: Figure) -> bool:
     """Draw a frame and send it. The static background is kept (:class:`_Background`): an axes whose limits
     changed is drawn again alone, in its own region, or restored from the regions drawn for earlier limits;
     the whole figure is drawn only at first, on a new size, or when the axes' regions overlap. Lines, areas
-    and legends are drawn over it, and titles pasted from a cache while their text is unchanged. Returns True
-    when no part of the background had to be drawn. Same picture as a full draw except that the data sit
-    above the spines."""
+    and annotations are drawn over it, and titles and legends pasted from a cache while their text is
+    unchanged. Returns True when no part of the background had to be drawn. Same picture as a full draw
+    except that the data sit above the spines."""
     canvas = fig.canvas
     bg = getattr(canvas, "_bondlab_background", None)
     reused = bg.redraw(fig) if bg is not None else None
