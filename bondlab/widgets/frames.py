@@ -295,6 +295,12 @@ def blit_frame(fig: Figure) -> bool:
     if reused is None:
         bg = canvas._bondlab_background = _Background(fig)
         reused = False
+    _draw_over(fig, bg)
+    canvas.blit(fig.bbox)   # ipympl: diff against the last frame, send the changed pixels
+    return reused
+
+
+def _draw_over(fig: Figure, bg: _Background) -> None:
     key = _static_key(fig)
     for ax in fig.axes:
         for a in _data(ax):
@@ -302,15 +308,14 @@ def blit_frame(fig: Figure) -> bool:
     for ax in fig.axes:
         for a in _labels(ax):   # legends: opaque and pinned, so their pixels do not depend on the limits
             _paste_or_draw(ax, a, bg.labels, key if a is ax.title else None)
-    canvas.blit(fig.bbox)   # ipympl: diff against the last frame, send the changed pixels
-    return reused
 
 
 def prepare(fig: Figure) -> None:
-    """Draw the static background now (when the page has just attached and the kernel is idle), so that the
-    first slider step blits like the others."""
+    """Draw the static background, the titles and the legends now (when the page has just attached and the
+    kernel is idle), without sending a frame, so that the first slider step blits like the others."""
     if getattr(fig.canvas, "_bondlab_background", None) is None:
         fig.canvas._bondlab_background = _Background(fig)
+        _draw_over(fig, fig.canvas._bondlab_background)
 
 
 def show(fig: Figure) -> None:
