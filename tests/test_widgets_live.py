@@ -160,6 +160,7 @@ def test_when_the_page_attaches_the_background_is_drawn_before_the_first_step():
     panel = bon_panel()
     panel.fig.canvas._handle_custom_msg({"type": "initialized"}, [])   # what ipympl's front end sends first
     assert panel.fig.canvas.syncing_data_url is False
+    assert len(panel.fig.canvas._bondlab_background.labels) == 4   # two titles, two legends: ready to paste
     assert blit_frame(panel.fig)          # the first frame finds the background drawn: nothing drawn again
 
 
