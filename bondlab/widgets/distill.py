@@ -44,12 +44,13 @@ def distill_panel(beta: float = 0.5, n: int = 4, weight: float = 0.5, family: st
     }
     for c in controls.values():
         c.continuous_update = False
-    # the highest probability the target or pi_ref reaches over the N and weight sliders' whole grids (exact);
-    # a fit that rises above it widens the limits
+    # for each N, the highest probability the target or pi_ref reaches over the weight slider's whole grid
+    # (exact; beta and the family do not change the target): moving any slider but N keeps the limits, unless
+    # a fit rises above them
     c_n, c_w = controls["n"], controls["weight"]
-    top = max(float(np.max(np.maximum(bon_probs(s.ref_probs, s.rewards, n_), s.ref_probs)))
-              for s in (bimodal_space(float(w), k) for w in np.arange(c_w.min, c_w.max + 1e-9, c_w.step))
-              for n_ in range(c_n.min, c_n.max + 1))
+    spaces = [bimodal_space(float(w), k) for w in np.arange(c_w.min, c_w.max + 1e-9, c_w.step)]
+    top = {n_: max(float(np.max(np.maximum(bon_probs(s.ref_probs, s.rewards, n_), s.ref_probs))) for s in spaces)
+           for n_ in range(c_n.min, c_n.max + 1)}
     fig = live_figure((12, 3.4))
     ax_fit, ax_kl, ax_h = fig.subplots(1, 3)
     readout, state = W.HTML(), {}
@@ -81,7 +82,7 @@ def distill_panel(beta: float = 0.5, n: int = 4, weight: float = 0.5, family: st
             set_line(ax_kl.lines[2 * i + 1], hists[obj]["bwd_kl"])
             set_line(ax_h.lines[i], hists[obj]["entropy"])
         ax_h.lines[3].set_ydata([entropy(target)] * 2)
-        autoscale(ax_fit, yspan=(0.0, top))    # limits that hold for every slider value (see ``top``)
+        autoscale(ax_fit, yspan=(0.0, top[n_]))   # limits that hold for every other slider's value (``top``)
         autoscale(ax_kl, yspan="decades")
         autoscale(ax_h, yspan=(0.0, float(np.log(k))))   # 0 <= entropy <= log K
         show(fig)

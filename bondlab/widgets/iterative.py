@@ -49,10 +49,12 @@ def iterative_panel(n: int = 2, mode: str = "hard", period: int = 100, eta: floa
     for c in controls.values():
         c.continuous_update = False
     space = grid_mixture(k=k, weights=(0.6, 0.4), reward="linear")
-    # y limits that hold for every n: from pi_ref's quantile up to the highest Best-of-n^M marker (exact)
-    p, r, n_top = space.ref_probs, space.rewards, float(controls["n"].max) ** ROUNDS
+    # y limits for each n (which moves the markers, so their axes are drawn again anyway) that hold for every
+    # other slider: from pi_ref's quantile (or 0) up to the highest Best-of-n^M marker (exact)
+    p, r, ns = space.ref_probs, space.rewards, range(controls["n"].min, controls["n"].max + 1)
     q_ref = bon_expected_quantile(p, r, 1)
-    spans = {"quantile": (q_ref, bon_expected_quantile(p, r, n_top)), "kl_ref": (0.0, bon_kl(p, r, n_top)),
+    spans = {"quantile": {n_: (q_ref, bon_expected_quantile(p, r, float(n_) ** ROUNDS)) for n_ in ns},
+             "kl_ref": {n_: (0.0, bon_kl(p, r, float(n_) ** ROUNDS)) for n_ in ns},
              "jbond": (q_ref, bon_expected_quantile(p, r, 16))}
     fig = live_figure((12, 6))
     axes = fig.subplots(2, 2).ravel()
@@ -86,7 +88,7 @@ def iterative_panel(n: int = 2, mode: str = "hard", period: int = 100, eta: floa
                 text.xy = text.xyann = (0, v)   # the point and the text (placed at the point)
             ends = np.asarray(hi["round_end"], dtype=int)
             set_line(ax.lines[1 + len(marks)], y[ends], ends + 1)
-            autoscale(ax, x=True, yspan=spans[key])
+            autoscale(ax, x=True, yspan=spans[key][n_])
         y = np.asarray(hj["kl_anchor"])
         for ax, yy, span in ((axes[2], y, None), (axes[3], np.asarray(hj["quantile"]), spans["jbond"])):
             set_line(ax.lines[0], yy, np.arange(1, yy.size + 1))
