@@ -43,7 +43,7 @@ def test_distill_beta_slider_changes_only_the_jeffreys_fit(dpanel):
     after = fit_lines(dpanel)
     np.testing.assert_allclose(after[0], before[0])          # forward does not depend on beta
     assert np.abs(after[2] - before[2]).max() > 1e-4 and cell(dpanel, "jeffreys_fwd") != old
-    assert "0.95" in dpanel.fig.axes[0].get_legend().get_texts()[-1].get_text()
+    assert "β=0.95" in dpanel.fig.axes[0].get_title()
 
 
 def test_distill_n_weight_family_sliders(dpanel):

@@ -33,10 +33,22 @@ def test_update_sets_data_on_the_same_artists_with_a_fixed_layout(make, name, va
 
 
 def test_the_legend_follows_a_changed_label():
+    from matplotlib.figure import Figure
+    from bondlab.widgets.live import set_label
+    ax = Figure().subplots()
+    a, b = ax.plot([0, 1], [0, 1], label="N=8")[0], ax.plot([0, 1], [1, 0], label="other")[0]
+    ax.legend()
+    set_label(ax, a, "N=32")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["N=32", "other"] and a.get_label() == "N=32"
+
+
+def test_numbers_that_move_with_a_slider_are_in_titles_not_legends():
+    """A legend is drawn once (an opaque layer pasted on every frame): the changing numbers go in titles."""
     panel = bon_panel(n=8)
+    legend = [t.get_text() for t in panel.fig.axes[0].get_legend().get_texts()]
     panel.controls["n"].value = 32.0
-    texts = [t.get_text() for t in panel.fig.axes[0].get_legend().get_texts()]
-    assert any("N=32" in t for t in texts) and not any("N=8" in t for t in texts)
+    assert [t.get_text() for t in panel.fig.axes[0].get_legend().get_texts()] == legend
+    assert "N=32" in panel.fig.axes[0].get_title() and "N=32" in panel.fig.axes[1].get_title()
 
 
 def test_without_an_event_loop_each_request_runs_at_once():
@@ -104,11 +116,14 @@ def _off_frame(fig, differ):
 
 @pytest.mark.parametrize("make, name, values", [
     (lambda: bon_panel(), "weight", (0.55, 0.5)), (lambda: quantile_panel(), "k", (17, 18)),
-    (lambda: distill_panel(steps=20), "beta", (0.55, 0.6)), (lambda: bon_panel(), "n", (20.0, 300.0))])
+    (lambda: distill_panel(steps=20), "beta", (0.55, 0.6)), (lambda: bon_panel(), "n", (20.0, 300.0, 20.0)),
+    (lambda: distill_panel(steps=20), "n", (12, 2, 12)), (lambda: _iterative(), "n", (4, 3, 4)),
+    (lambda: overopt_panel(), "m", (600, 100, 600))])
 def test_a_blitted_frame_shows_what_a_full_draw_shows(make, name, values):
     """With a page attached, frames reuse the drawn background; the picture must be a full Agg draw's,
     pixel for pixel, except where data cross the axes' frame (drawn over it, not under it) and on the
-    anti-aliased edge of a legend (drawn over data that a full draw puts under the spines)."""
+    anti-aliased edge of a legend (drawn over data that a full draw puts under the spines). The values move
+    some axes' limits and come back, so axes are drawn again alone and restored from the cache."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from bondlab.widgets.frames import blit_frame
     panel = make()
@@ -125,6 +140,11 @@ def test_a_blitted_frame_shows_what_a_full_draw_shows(make, name, values):
     assert blit_frame(panel.fig)                    # nothing moved: the background is reused
 
 
+def _iterative():
+    from bondlab.widgets.iterative import iterative_panel
+    return iterative_panel(period=10, jbond_steps=10)
+
+
 def test_iterative_markers_and_their_labels_move_together():
     from bondlab.widgets.iterative import iterative_panel
     panel = iterative_panel(period=10, jbond_steps=10)
@@ -133,3 +153,53 @@ def test_iterative_markers_and_their_labels_move_together():
     for line, text in zip(ax.lines[1:4], ax.texts):
         assert text.get_text() in ("BoN 4", "BoN 16", "BoN 64")
         assert text.xyann[1] == text.xy[1] == line.get_ydata()[0]
+
+
+def test_when_the_page_attaches_the_background_is_drawn_before_the_first_step():
+    from bondlab.widgets.frames import blit_frame
+    panel = bon_panel()
+    panel.fig.canvas._handle_custom_msg({"type": "initialized"}, [])   # what ipympl's front end sends first
+    assert panel.fig.canvas.syncing_data_url is False
+    assert len(panel.fig.canvas._bondlab_background.labels) == 4   # two titles, two legends: ready to paste
+    assert blit_frame(panel.fig)          # the first frame finds the background drawn: nothing drawn again
+
+
+def test_spanned_limits_stay_put_while_the_data_stay_inside_and_grow_by_quarters():
+    from matplotlib.figure import Figure
+    from bondlab.widgets.frames import autoscale
+    ax = Figure().subplots()
+    line, = ax.plot([0, 1], [0.2, 0.5])
+    autoscale(ax, yspan=(0.0, 2.0))
+    assert ax.get_ylim() == pytest.approx((-0.1, 2.1))            # the span with 5% margins
+    line.set_ydata([0.0, 1.9])
+    autoscale(ax, yspan=(0.0, 2.0))
+    assert ax.get_ylim() == pytest.approx((-0.1, 2.1))            # inside: unchanged
+    line.set_ydata([0.0, 2.3])
+    autoscale(ax, yspan=(0.0, 2.0))
+    assert ax.get_ylim() == pytest.approx((-0.125, 2.625))        # one quarter (0.5) more above, then margins
+    ax.set_yscale("log")
+    line.set_ydata([0.03, 7.0])
+    autoscale(ax, yspan="decades")
+    assert ax.get_ylim() == pytest.approx((0.01, 10.0))
+
+
+def test_the_frame_sent_is_matplotlibs_diff_image_pixel_for_pixel():
+    """live_figure's canvas encodes its diff PNG faster; decoded, it is matplotlib's own diff image."""
+    import io
+    from matplotlib.backends.backend_webagg_core import FigureCanvasWebAggCore
+    from PIL import Image
+    panel = bon_panel()
+    canvas = panel.fig.canvas
+    canvas.syncing_data_url = False
+    panel.controls["n"].value = 20.0            # a blitted frame; its diff was sent
+    last = canvas._last_buff.copy()
+    panel.controls["weight"].value = 0.3        # another: diffed below against the one before
+    canvas._last_buff, canvas._png_is_old = last, True
+    ours = canvas.get_diff_image()
+    canvas._last_buff, canvas._png_is_old = last, True
+    theirs = FigureCanvasWebAggCore.get_diff_image(canvas)
+    decode = lambda png: np.asarray(Image.open(io.BytesIO(png)))
+    assert ours is not None and theirs is not None
+    np.testing.assert_array_equal(decode(ours), decode(theirs))
+    alpha = decode(ours)[..., 3]
+    assert (alpha == 0).any() and (alpha == 255).any()   # a diff: changed pixels, unchanged ones transparent

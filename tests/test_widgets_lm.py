@@ -35,7 +35,8 @@ def test_target_n_moves_the_bound_line_and_the_readout():
     assert float(cell(panel, "quantile_target")) == pytest.approx(16 / 17, abs=1e-4)
     assert float(cell(panel, "kl_bound")) == pytest.approx(math.log(16) - 15 / 16, abs=1e-4)
     assert cell(panel, "bon_reward") == "0.800"
-    line = lines(panel)["KL bound N=16"]
+    line = lines(panel)["KL bound at the target N"]
+    assert "N=16" in panel.fig.axes[0].get_title()
     assert line.get_xdata()[0] == pytest.approx(float(bon_kl_bound(16)))
     assert panel.state["config"].target_n == 16
     assert panel.image.value != png

@@ -34,7 +34,7 @@ def check(panel, space, k, n, seed=0, reps=40):
     for key, value in want.items():
         assert got[key] == pytest.approx(value, abs=6e-5, rel=1e-3), key
     ax_q, ax_t = panel.fig.axes
-    np.testing.assert_allclose(line(ax_q, "from k="), p_hat)
+    np.testing.assert_allclose(line(ax_q, "from k samples"), p_hat)
     np.testing.assert_allclose(line(ax_t, "plug-in"), plug, rtol=1e-9, atol=1e-300)
     np.testing.assert_allclose(line(ax_t, "exact quantiles"), exact, rtol=1e-9, atol=1e-300)
     np.testing.assert_allclose(line(ax_t, "exact $\\pi"), bon_probs(space.ref_probs, space.rewards, n))

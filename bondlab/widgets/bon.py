@@ -48,9 +48,9 @@ def bon_panel(n: float = 8.0, weight: float = 0.6, reward: str = "linear", k: in
         ref, exact = ax_probs.lines[:2]
         set_line(ref, p, x)
         set_line(exact, bon_probs(p, r, n_), x)
-        set_label(ax_probs, exact, rf"exact $\pi_\mathrm{{BoN}}$, N={n_:g}")
+        set_label(ax_probs, exact, r"exact $\pi_\mathrm{BoN}$")   # N is in the titles: a legend stays as drawn
         autoscale(ax_probs)
-        ax_probs.set_title(f"{space.name}: exact Best-of-N", fontsize=10)
+        ax_probs.set_title(f"{space.name}: exact Best-of-N, N={n_:g}", fontsize=10)
         a, b = bon_terms(p, r, n_)
         line_a, line_b, line_ab, line_n = ax_terms.lines[:4]
         for line, y in ((line_a, a), (line_b, b), (line_ab, a * b)):

@@ -17,7 +17,7 @@ from ..plots.distill import plot_fits
 from ..policies import FAMILIES
 from ..spaces import grid_mixture
 from ..train import objective_beta
-from .live import Panel, autoscale, live_figure, make_panel, readout_table, set_fill, set_label, set_line, show
+from .live import Panel, autoscale, live_figure, make_panel, readout_table, set_fill, set_line, show
 
 __all__ = ["distill_panel", "bimodal_space", "OBJECTIVES_SHOWN"]
 
@@ -44,17 +44,22 @@ def distill_panel(beta: float = 0.5, n: int = 4, weight: float = 0.5, family: st
     }
     for c in controls.values():
         c.continuous_update = False
+    # for each N, the highest probability the target or pi_ref reaches over the weight slider's whole grid
+    # (exact; beta and the family do not change the target): moving any slider but N keeps the limits, unless
+    # a fit rises above them
+    c_n, c_w = controls["n"], controls["weight"]
+    spaces = [bimodal_space(float(w), k) for w in np.arange(c_w.min, c_w.max + 1e-9, c_w.step)]
+    top = {n_: max(float(np.max(np.maximum(bon_probs(s.ref_probs, s.rewards, n_), s.ref_probs))) for s in spaces)
+           for n_ in range(c_n.min, c_n.max + 1)}
     fig = live_figure((12, 3.4))
     ax_fit, ax_kl, ax_h = fig.subplots(1, 3)
     readout, state = W.HTML(), {}
 
-    def labels(b):
-        return {o: ("jeffreys β=%.2f" % b if o == "jeffreys" else o) for o in OBJECTIVES_SHOWN}
 
     def draw(space, target, fits, hists, b, n_):
         steps_ = np.arange(1, len(hists["forward"]["fwd_kl"]) + 1)
         if not ax_fit.lines:   # first update: draw; later ones set the same artists' data
-            plot_fits(space.x, target, {labels(b)[o]: p for o, p in fits.items()}, ref=space.ref_probs, ax=ax_fit)
+            plot_fits(space.x, target, fits, ref=space.ref_probs, ax=ax_fit)   # β is in the title
             for i, obj in enumerate(OBJECTIVES_SHOWN):
                 ax_kl.plot(steps_, hists[obj]["fwd_kl"], color=f"C{i}", label=f"{obj}: KL(π_BoN‖π)")
                 ax_kl.plot(steps_, hists[obj]["bwd_kl"], color=f"C{i}", ls="--", label=f"{obj}: KL(π‖π_BoN)")
@@ -71,15 +76,15 @@ def distill_panel(beta: float = 0.5, n: int = 4, weight: float = 0.5, family: st
         set_line(ax_fit.lines[0], space.ref_probs)
         for line, obj in zip(ax_fit.lines[1:], OBJECTIVES_SHOWN):
             set_line(line, fits[obj])
-            set_label(ax_fit, line, labels(b)[obj])
-        ax_fit.set_title(f"Best-of-{n_} target and {controls['family'].value} fits", fontsize=10)
+        ax_fit.set_title(f"Best-of-{n_} target, {controls['family'].value} fits, jeffreys β={b:.2f}", fontsize=10)
         for i, obj in enumerate(OBJECTIVES_SHOWN):
             set_line(ax_kl.lines[2 * i], hists[obj]["fwd_kl"])
             set_line(ax_kl.lines[2 * i + 1], hists[obj]["bwd_kl"])
             set_line(ax_h.lines[i], hists[obj]["entropy"])
         ax_h.lines[3].set_ydata([entropy(target)] * 2)
-        for ax in (ax_fit, ax_kl, ax_h):
-            autoscale(ax)
+        autoscale(ax_fit, yspan=(0.0, top[n_]))   # limits that hold for every other slider's value (``top``)
+        autoscale(ax_kl, yspan="decades")
+        autoscale(ax_h, yspan=(0.0, float(np.log(k))))   # 0 <= entropy <= log K
         show(fig)
 
     def update(*_):

@@ -14,7 +14,8 @@ from ..fit_exact import iterative_exact, jbond_exact
 from ..plots.distill import plot_history, plot_quantile_vs_step
 from ..spaces import grid_mixture
 from ..theory import bon_expected_quantile, bon_kl
-from .live import Panel, autoscale, live_figure, make_panel, readout_table, set_label, set_line, show
+from .frames import static
+from .live import Panel, autoscale, live_figure, make_panel, readout_table, set_line, show
 
 __all__ = ["iterative_panel", "ROUNDS"]
 
@@ -48,6 +49,13 @@ def iterative_panel(n: int = 2, mode: str = "hard", period: int = 100, eta: floa
     for c in controls.values():
         c.continuous_update = False
     space = grid_mixture(k=k, weights=(0.6, 0.4), reward="linear")
+    # y limits for each n (which moves the markers, so their axes are drawn again anyway) that hold for every
+    # other slider: from pi_ref's quantile (or 0) up to the highest Best-of-n^M marker (exact)
+    p, r, ns = space.ref_probs, space.rewards, range(controls["n"].min, controls["n"].max + 1)
+    q_ref = bon_expected_quantile(p, r, 1)
+    spans = {"quantile": {n_: (q_ref, bon_expected_quantile(p, r, float(n_) ** ROUNDS)) for n_ in ns},
+             "kl_ref": {n_: (0.0, bon_kl(p, r, float(n_) ** ROUNDS)) for n_ in ns},
+             "jbond": (q_ref, bon_expected_quantile(p, r, 16))}
     fig = live_figure((12, 6))
     axes = fig.subplots(2, 2).ravel()
     readout, state = W.HTML(), {"space": space}
@@ -61,6 +69,10 @@ def iterative_panel(n: int = 2, mode: str = "hard", period: int = 100, eta: floa
                 ax.legend(fontsize=8)
         plot_history({jlabel: hj}, "kl_anchor", ax=axes[2])
         plot_quantile_vs_step(hj, space, bon_ns=(2, 4, 8, 16), label=jlabel, ax=axes[3])
+        for ax in (axes[0], axes[1]):   # the curves rise from the left: their legend's place stays free
+            ax.get_legend().set_loc("lower right")
+        for ax in (axes[0], axes[1], axes[3]):   # Best-of-N markers: drawn with the background, change with n only
+            static(*ax.lines[1:len(ax.texts) + 1], *ax.texts)
 
     def draw(hi, hj, n_, label, jlabel, titles):
         marks = [float(n_) ** m for m in range(1, ROUNDS + 1)]
@@ -69,7 +81,6 @@ def iterative_panel(n: int = 2, mode: str = "hard", period: int = 100, eta: floa
         for ax, key, f in ((axes[0], "quantile", bon_expected_quantile), (axes[1], "kl_ref", bon_kl)):
             y = np.asarray(hi[key])
             set_line(ax.lines[0], y, np.arange(1, y.size + 1))
-            set_label(ax, ax.lines[0], label)
             for line, text, m in zip(ax.lines[1:], ax.texts, marks):
                 v = f(space.ref_probs, space.rewards, m)
                 line.set_ydata([v, v])
@@ -77,12 +88,11 @@ def iterative_panel(n: int = 2, mode: str = "hard", period: int = 100, eta: floa
                 text.xy = text.xyann = (0, v)   # the point and the text (placed at the point)
             ends = np.asarray(hi["round_end"], dtype=int)
             set_line(ax.lines[1 + len(marks)], y[ends], ends + 1)
-            autoscale(ax, x=True)
+            autoscale(ax, x=True, yspan=spans[key][n_])
         y = np.asarray(hj["kl_anchor"])
-        for ax, yy in ((axes[2], y), (axes[3], np.asarray(hj["quantile"]))):
+        for ax, yy, span in ((axes[2], y, None), (axes[3], np.asarray(hj["quantile"]), spans["jbond"])):
             set_line(ax.lines[0], yy, np.arange(1, yy.size + 1))
-            set_label(ax, ax.lines[0], jlabel)
-            autoscale(ax, x=True)
+            autoscale(ax, x=True, yspan=span)
         for ax, title in zip(axes, titles):
             ax.set_title(title, fontsize=10)
         show(fig)
@@ -96,10 +106,10 @@ def iterative_panel(n: int = 2, mode: str = "hard", period: int = 100, eta: floa
         _, hj = _cached(cache, ("jb", beta_, gamma_, eta_), lambda: jbond_exact(
             space, beta_, gamma_, eta_, jbond_steps, lr=0.05))
         state.update(iterative=hi, jbond=hj)
-        label = f"EMA η={eta_:g}" if ema else f"hard anchor every {period_}"
-        draw(hi, hj, n_, label, f"J-BOND γ={gamma_:g}", [
-            f"iterative BOND, n={n_}: quantile", "KL to π_ref (markers: Best-of-n^M)",
-            f"J-BOND (η={eta_:g}, β={beta_:g}): KL to the anchor", "J-BOND: quantile"])
+        anchor = f"EMA η={eta_:g}" if ema else f"hard anchor every {period_}"
+        draw(hi, hj, n_, "iterative BOND", "J-BOND", [   # the legends stay as drawn: the numbers are in the titles
+            f"iterative BOND, n={n_}, {anchor}: quantile", "KL to π_ref (markers: Best-of-n^M)",
+            f"J-BOND (η={eta_:g}, β={beta_:g}, γ={gamma_:g}): KL to the anchor", "J-BOND: quantile"])
         readout.value = readout_table([
             ("it_quantile", "iterative: final E<sub>π</sub>[p≤]", f"{hi['quantile'][-1]:.4f}"),
             ("it_kl_ref", "iterative: final KL(π &#8214; π<sub>ref</sub>)", f"{hi['kl_ref'][-1]:.4f}"),

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import io
+import types
 import warnings
 from dataclasses import dataclass, field
 
 import ipywidgets as W
 import numpy as np
 from matplotlib.figure import Figure
+from PIL import Image
 
-from .frames import autoscale, blit_frame, set_limits, show
+from .frames import autoscale, blit_frame, prepare, set_limits, show
 
 __all__ = ["Panel", "Latest", "FigureImage", "live_figure", "freeze_layout", "figure_png", "readout_table",
            "set_line", "set_label", "set_fill", "autoscale", "set_limits", "show", "blit_frame", "make_panel"]
@@ -64,7 +66,35 @@ def live_figure(figsize, dpi: int = 80) -> Figure:
     canvas.header_visible = canvas.footer_visible = canvas.toolbar_visible = False
     canvas.resizable = False
     canvas.capture_scroll = False
+
+    def attached(_, content, buffers):   # ipympl's page is there: draw the background while the kernel is idle
+        if content.get("type") == "initialized":
+            loop = _kernel_loop()
+            loop.call_later(0.3, prepare, fig) if loop is not None else prepare(fig)
+
+    canvas.on_msg(attached)
+    canvas.get_diff_image = types.MethodType(_fast_diff_image, canvas)
     return fig
+
+
+def _fast_diff_image(canvas):
+    """matplotlib's ``FigureCanvasWebAggCore.get_diff_image`` (the PNG of the pixels changed since the last
+    frame, transparent elsewhere) with zlib's fastest level: the encoding is the largest cost of a frame
+    after blitting, and a local page loses nothing to a PNG a third larger."""
+    if not canvas._png_is_old:
+        return None
+    buff = np.asarray(canvas.get_renderer().buffer_rgba()).view(np.uint32).squeeze(2)   # (H, W) pixels
+    if canvas._force_full or buff.shape != canvas._last_buff.shape or \
+            (buff.view(np.uint8).reshape(*buff.shape, 4)[:, :, 3] != 255).any():
+        canvas.set_image_mode("full")
+        output = buff
+    else:
+        canvas.set_image_mode("diff")
+        output = np.where(buff != canvas._last_buff, buff, 0)
+    canvas._last_buff, canvas._force_full, canvas._png_is_old = buff.copy(), False, False
+    with io.BytesIO() as png:
+        Image.fromarray(output.view(np.uint8).reshape(*output.shape, 4)).save(png, format="png", compress_level=1)
+        return png.getvalue()
 
 
 def freeze_layout(fig: Figure) -> None:
@@ -111,12 +141,14 @@ class Latest:
 
     ``request()`` (the observer of every control) marks the panel stale. With no running event loop (a
     script, a test, a headless benchmark) it runs ``fn`` at once. In a kernel it schedules one ``flush()``
-    ``delay`` seconds later and moves that time on each new request, so a drag's burst of messages becomes
-    one computation with the last values. A request made while ``fn`` runs makes ``fn`` run once more after.
+    ``delay`` seconds later (default 0: the loop's next turn, so a key step waits for nothing) and moves that
+    time on each new request, so the messages of a drag that queued up meanwhile become one computation with
+    the last values (the ipywidgets front end itself holds back a control's messages while the kernel is
+    busy). A request made while ``fn`` runs makes ``fn`` run once more after.
     ``requests`` and ``runs`` count both, for tests and benchmarks.
     """
 
-    def __init__(self, fn, delay: float = 0.02):
+    def __init__(self, fn, delay: float = 0.0):
         if not callable(fn):
             raise TypeError(f"fn must be callable, got {type(fn).__name__}")
         if not (delay >= 0):
@@ -173,7 +205,7 @@ class Panel:
 
 
 def make_panel(controls: dict, readout: W.HTML, fig: Figure, rows: list, update, state: dict,
-               delay: float = 0.02) -> Panel:
+               delay: float = 0.0) -> Panel:
     """Wire ``update`` to every control through :class:`Latest`, run it once, freeze the layout and box
     ``rows`` (lists of controls) above the figure and the readout."""
     latest = Latest(update, delay)

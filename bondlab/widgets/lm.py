@@ -46,10 +46,12 @@ def jbond_panel(data: dict, target_n: float = 8.0, beta: float = 0.5, eta: float
         state["config"] = JBondConfig(**{**base.__dict__, "target_n": n, "beta": b, "eta": e, "gamma": g, "lr": lr_})
         if not ax.lines:   # first update: the whole figure; later ones move the bound line only
             plot_reward_vs_kl(data, ax=ax, highlight_n=n)
-        bound = ax.lines[-1]
-        bound.set_xdata([float(bon_kl_bound(n))] * 2)
-        set_label(ax, bound, f"KL bound N={n:g}")
-        show(fig)
+            set_label(ax, ax.lines[-1], "KL bound at the target N")   # N is in the title: the legend stays
+        if state.get("shown_n") != n:   # the other sliders set the next training's config, not the figure
+            ax.lines[-1].set_xdata([float(bon_kl_bound(n))] * 2)
+            ax.set_title(f"reward vs KL: Best-of-N, J-BOND, REINFORCE (target N={n:g})", fontsize=10)
+            state["shown_n"] = n
+            show(fig)
         bon = data["methods"].get(f"bon_{n:g}")
         objective = "forward only (SFT on the better anchor sample)" if b == 0 else \
             "backward only (policy gradient)" if b == 1 else f"{1 - b:.2f} forward + {b:.2f} backward"

@@ -10,12 +10,20 @@ from __future__ import annotations
 from dataclasses import replace
 
 import ipywidgets as W
+import numpy as np
 from ..overopt import OveroptConfig, run_overopt
+from ..theory import bon_kl_bound
 from ..proxy import pairwise_accuracy
 from ..plots.overopt import overopt_series, plot_overopt, plot_rewards, rewards_series, rewards_title
 from .live import Panel, autoscale, live_figure, make_panel, readout_table, set_fill, set_label, set_line, show
 
 __all__ = ["overopt_panel"]
+
+
+def _unnumbered(label: str) -> str:
+    """A legend label of :func:`overopt_series` without the numbers that change with the sliders (the fits'
+    a, b and the best N, all in the readout), so the legend is drawn once."""
+    return label.split(":")[0].split(" = ")[0]
 
 
 def overopt_panel(m: int = 100, noise: float = 0.1, capacity: int = 2, weight: float = 0.6, seed: int = 0,
@@ -35,6 +43,7 @@ def overopt_panel(m: int = 100, noise: float = 0.1, capacity: int = 2, weight: f
                                 continuous_update=False),
         "seed": W.IntSlider(value=seed, min=0, max=50, step=1, description="seed", continuous_update=False),
     }
+    cfg_n_max = base.n_max
     fig = live_figure((11, 3.8))
     ax_r, ax_c = fig.subplots(1, 2)
     readout = W.HTML()
@@ -49,14 +58,16 @@ def overopt_panel(m: int = 100, noise: float = 0.1, capacity: int = 2, weight: f
         for line, (lx, ly, _, _) in zip(ax_r.lines, lines):
             set_line(line, ly, lx)
         ax_r.set_title(rewards_title(res), fontsize=10)
-        autoscale(ax_r)
+        gold = res.space.rewards   # the gold reward, the rescaled pi_ref and the compared outcomes lie in yspan
+        autoscale(ax_r, yspan=(min(float(gold.min()), -0.05 * float(gold.max())), float(gold.max())))
         for line, (lx, ly, label, _) in zip(ax_c.lines, overopt_series(res)):
             if ly is None:
                 line.set_xdata(lx)
             else:
                 set_line(line, ly, lx)
-            set_label(ax_c, line, label)
-        autoscale(ax_c, x=True)
+            set_label(ax_c, line, _unnumbered(label))   # the numbers are in the readout
+        g = float(gold.max() - gold.min())   # a gold gain lies in [-g, g]; d of Best-of-N below the KL bound
+        autoscale(ax_c, x=True, xspan=(0.0, float(np.sqrt(bon_kl_bound(cfg_n_max)))), yspan=(-g, g))
         show(fig)
 
     def update(*_):

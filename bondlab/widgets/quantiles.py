@@ -15,7 +15,7 @@ from ..divergences import tv
 from ..plots.bon import plot_plug_in
 from ..quantile_estimates import mc_p_le, plug_in_bon_probs, plug_in_error
 from ..spaces import Space, grid_mixture
-from .live import Panel, autoscale, live_figure, make_panel, readout_table, set_label, set_line, show
+from .live import Panel, autoscale, live_figure, make_panel, readout_table, set_line, show
 
 __all__ = ["quantile_panel"]
 
@@ -43,7 +43,7 @@ def quantile_panel(space: Space | None = None, k: int = 16, n: float = 16.0, see
     def draw(k_, n_, p_hat, plug, exact):
         if not ax_q.lines:   # first update: draw; later ones set the same lines' data
             ax_q.plot(x, p_le, color="tab:red", lw=2, label=r"exact $p_\leq$")
-            ax_q.step(x, p_hat, where="mid", color="tab:orange", label=rf"$\hat p_\leq$ from k={k_} samples")
+            ax_q.step(x, p_hat, where="mid", color="tab:orange", label=r"$\hat p_\leq$ from k samples")
             ax_q.plot(x, p_le ** (n_ - 1), color="tab:red", ls="--", lw=1, label=r"$p_\leq^{N-1}$")
             ax_q.plot(x, p_hat ** (n_ - 1), color="tab:orange", ls="--", lw=1, label=r"$\hat p_\leq^{N-1}$")
             ax_q.set_xlabel("outcome y")
@@ -51,7 +51,6 @@ def quantile_panel(space: Space | None = None, k: int = 16, n: float = 16.0, see
             plot_plug_in(p, r, n_, p_hat, x=x, ax=ax_t)
         _, line_hat, line_pow, line_hat_pow = ax_q.lines[:4]
         set_line(line_hat, p_hat)
-        set_label(ax_q, line_hat, rf"$\hat p_\leq$ from k={k_} samples")
         set_line(line_pow, p_le ** (n_ - 1))
         set_line(line_hat_pow, p_hat ** (n_ - 1))
         ax_q.set_title(f"quantiles and their power N-1 = {n_ - 1:.3g}", fontsize=10)
