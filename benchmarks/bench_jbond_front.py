@@ -47,6 +47,10 @@ GRID = {
     "+exact, K4 all, eta 0.1": ("jbond", replace(J, batch_prompts=16, eta=0.1), O(4, "exact", "all")),
     "+exact, K4 all, gamma 1": ("jbond", replace(J, batch_prompts=16, gamma=1.0), O(4, "exact", "all")),
     "+exact, K4 all, beta 0.25": ("jbond", replace(J, batch_prompts=16, beta=0.25), O(4, "exact", "all")),
+    "+exact, K4 all, eta 0.01": ("jbond", replace(J, batch_prompts=16, eta=0.01), O(4, "exact", "all")),
+    "+exact, K4 all, eta 0.02, beta 0.25": ("jbond", replace(J, batch_prompts=16, eta=0.02, beta=0.25),
+                                            O(4, "exact", "all")),
+    "default, eta 0.02": ("jbond", replace(J, eta=0.02), O()),
     "K4 all, forward only": ("jbond", replace(J, batch_prompts=16, beta=0.0), O(4, "exact", "all")),
     "+exact, K4 all, lr 1e-4": ("jbond", replace(J, batch_prompts=16, lr=1e-4), O(4, "exact", "all")),
     "REINFORCE 0.01": ("reinforce", replace(R, beta_rl=0.01), O(2)),
@@ -128,7 +132,7 @@ def main(argv=None) -> None:
                                                           seed=5 + seed), progress=False)
         rows.append(row)
         tqdm.write(line(row, ns))
-    print("\nvariant                      seed  " + "  ".join(f"KL@Bo{n}/Bo{n} [95%]   reward  samples  sec " for n in ns)
+    print("\nvariant                              seed  " + "  ".join(f"KL@Bo{n}/Bo{n} [95%]   reward  samples  sec " for n in ns)
           + " micro KL(pi||Bo8)")
     for row in rows:
         print(line(row, ns))
@@ -138,7 +142,7 @@ def main(argv=None) -> None:
 
 
 def line(row: dict, ns) -> str:
-    parts = [f"{row['variant']:<28} {row['seed']:>4}"]
+    parts = [f"{row['variant']:<36} {row['seed']:>4}"]
     for n in ns:
         c = row["N"][n]
         parts.append(f"{fmt(c['kl'], bon_kl_bound(n))} {c['reward']['point']:6.3f} {c['samples']:8.0f} "
