@@ -63,7 +63,7 @@ QUICK = ("jbond default", "+exact, K4 all pairs", "REINFORCE 0.1")
 
 def fmt(c: dict, scale: float) -> str:
     if not math.isfinite(c["point"]):
-        return "not reached".ljust(20)
+        return "not reached".ljust(19)
     iv = f"[{c['lo'] / scale:.2f}, {c['hi'] / scale:.2f}]" if math.isfinite(c["lo"]) else "[open]"
     return f"{c['point'] / scale:5.2f} {iv:<13}"
 
@@ -73,6 +73,7 @@ def main(argv=None) -> None:
     ap.add_argument("--quick", action="store_true", help=f"a small grid ({', '.join(QUICK)}), Best-of-8 only")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     ap.add_argument("--seeds", type=int, default=1, help="training seeds per variant (default 1)")
+    ap.add_argument("--first-seed", type=int, default=0, help="the first training seed (default 0)")
     ap.add_argument("--only", nargs="*", default=None, help="run only these variant names")
     ap.add_argument("--max-samples", type=int, default=None, help="sample budget per run (default 80k; quick 40k)")
     ap.add_argument("--eval-prompts", type=int, default=None, help="evaluation prompts (default 512; quick 256)")
@@ -109,7 +110,9 @@ def main(argv=None) -> None:
     print(f"budget {max_samples:,} samples per run, {E} evaluation prompts, {torch.get_num_threads()} thread(s); "
           f"Best-of-N KL = log N - (N-1)/N: " + ", ".join(f"N={n} {bon_kl_bound(n):.3f}" for n in ns))
     rows = []
-    runs = [(n, s) for n in names for s in range(args.seeds)]
+    if args.first_seed < 0:
+        ap.error(f"--first-seed must be an integer >= 0, got {args.first_seed}")
+    runs = [(n, s) for n in names for s in range(args.first_seed, args.first_seed + args.seeds)]
     for name, seed in tqdm(runs, desc="front grid"):
         kind, cfg, opts = GRID[name]
         cfg = replace(cfg, seed=cfg.seed + seed)
@@ -147,6 +150,9 @@ def line(row: dict, ns) -> str:
         c = row["N"][n]
         parts.append(f"{fmt(c['kl'], bon_kl_bound(n))} {c['reward']['point']:6.3f} {c['samples']:8.0f} "
                      f"{c['seconds']:5.0f}")
+    if any(not math.isfinite(row["N"][n]["kl"]["point"]) for n in ns):
+        f = row["final"]
+        parts.append(f"(ended at quantile {f['quantile']:.3f}, KL {f['kl']:.2f})")
     micro = row.get("micro")
     parts.append(f"{micro['kl_to_bon']:.4f}" if micro else "-")
     return "  ".join(parts)
