@@ -7,7 +7,8 @@ reported beside them.
 For each run: the KL(pi || pi_ref) at which the mean reference quantile first reaches N/(N+1) (interpolated
 between evaluations), divided by Best-of-N's KL log N - (N-1)/N, with a 95% bootstrap interval over the
 evaluation prompts, for N = 8 and 16; the gold reward there; the samples and training seconds it took.
-Variants keep policy samples per step fixed (prompts x K = 64) unless the name says otherwise.
+Variants keep policy samples per step fixed (prompts x K = 64) unless the name says otherwise. The whole grid
+is long (about 5-10 minutes per run on a quiet core); name the rows to run with --only.
 """
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ GRID = {
     "REINFORCE 1": ("reinforce", replace(R, beta_rl=1.0), O(2)),
     "REINFORCE 0.1 exact K4": ("reinforce", replace(R, beta_rl=0.1, batch_prompts=16), O(4, "exact")),
 }
-QUICK = ("jbond default", "+exact, K4 all pairs", "REINFORCE 0.1")
+QUICK = ("jbond default", "+exact, K4 all, eta 0.02, beta 0.25", "REINFORCE 0.1 exact K4")
 
 
 def fmt(c: dict, scale: float) -> str:
