@@ -7,7 +7,8 @@ reported beside them.
 For each run: the KL(pi || pi_ref) at which the mean reference quantile first reaches N/(N+1) (interpolated
 between evaluations), divided by Best-of-N's KL log N - (N-1)/N, with a 95% bootstrap interval over the
 evaluation prompts, for N = 8 and 16; the gold reward there; the samples and training seconds it took.
-Variants keep policy samples per step fixed (prompts x K = 64) unless the name says otherwise.
+Variants keep policy samples per step fixed (prompts x K = 64) unless the name says otherwise. The whole grid
+is long (about 5-10 minutes per run on a quiet core); name the rows to run with --only.
 """
 from __future__ import annotations
 
@@ -47,6 +48,10 @@ GRID = {
     "+exact, K4 all, eta 0.1": ("jbond", replace(J, batch_prompts=16, eta=0.1), O(4, "exact", "all")),
     "+exact, K4 all, gamma 1": ("jbond", replace(J, batch_prompts=16, gamma=1.0), O(4, "exact", "all")),
     "+exact, K4 all, beta 0.25": ("jbond", replace(J, batch_prompts=16, beta=0.25), O(4, "exact", "all")),
+    "+exact, K4 all, eta 0.01": ("jbond", replace(J, batch_prompts=16, eta=0.01), O(4, "exact", "all")),
+    "+exact, K4 all, eta 0.02, beta 0.25": ("jbond", replace(J, batch_prompts=16, eta=0.02, beta=0.25),
+                                            O(4, "exact", "all")),
+    "default, eta 0.02": ("jbond", replace(J, eta=0.02), O()),
     "K4 all, forward only": ("jbond", replace(J, batch_prompts=16, beta=0.0), O(4, "exact", "all")),
     "+exact, K4 all, lr 1e-4": ("jbond", replace(J, batch_prompts=16, lr=1e-4), O(4, "exact", "all")),
     "REINFORCE 0.01": ("reinforce", replace(R, beta_rl=0.01), O(2)),
@@ -54,12 +59,12 @@ GRID = {
     "REINFORCE 1": ("reinforce", replace(R, beta_rl=1.0), O(2)),
     "REINFORCE 0.1 exact K4": ("reinforce", replace(R, beta_rl=0.1, batch_prompts=16), O(4, "exact")),
 }
-QUICK = ("jbond default", "+exact, K4 all pairs", "REINFORCE 0.1")
+QUICK = ("jbond default", "+exact, K4 all, eta 0.02, beta 0.25", "REINFORCE 0.1 exact K4")
 
 
 def fmt(c: dict, scale: float) -> str:
     if not math.isfinite(c["point"]):
-        return "not reached".ljust(20)
+        return "not reached".ljust(19)
     iv = f"[{c['lo'] / scale:.2f}, {c['hi'] / scale:.2f}]" if math.isfinite(c["lo"]) else "[open]"
     return f"{c['point'] / scale:5.2f} {iv:<13}"
 
@@ -69,6 +74,7 @@ def main(argv=None) -> None:
     ap.add_argument("--quick", action="store_true", help=f"a small grid ({', '.join(QUICK)}), Best-of-8 only")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     ap.add_argument("--seeds", type=int, default=1, help="training seeds per variant (default 1)")
+    ap.add_argument("--first-seed", type=int, default=0, help="the first training seed (default 0)")
     ap.add_argument("--only", nargs="*", default=None, help="run only these variant names")
     ap.add_argument("--max-samples", type=int, default=None, help="sample budget per run (default 80k; quick 40k)")
     ap.add_argument("--eval-prompts", type=int, default=None, help="evaluation prompts (default 512; quick 256)")
@@ -105,7 +111,9 @@ def main(argv=None) -> None:
     print(f"budget {max_samples:,} samples per run, {E} evaluation prompts, {torch.get_num_threads()} thread(s); "
           f"Best-of-N KL = log N - (N-1)/N: " + ", ".join(f"N={n} {bon_kl_bound(n):.3f}" for n in ns))
     rows = []
-    runs = [(n, s) for n in names for s in range(args.seeds)]
+    if args.first_seed < 0:
+        ap.error(f"--first-seed must be an integer >= 0, got {args.first_seed}")
+    runs = [(n, s) for n in names for s in range(args.first_seed, args.first_seed + args.seeds)]
     for name, seed in tqdm(runs, desc="front grid"):
         kind, cfg, opts = GRID[name]
         cfg = replace(cfg, seed=cfg.seed + seed)
@@ -128,7 +136,7 @@ def main(argv=None) -> None:
                                                           seed=5 + seed), progress=False)
         rows.append(row)
         tqdm.write(line(row, ns))
-    print("\nvariant                      seed  " + "  ".join(f"KL@Bo{n}/Bo{n} [95%]   reward  samples  sec " for n in ns)
+    print("\nvariant                              seed  " + "  ".join(f"KL@Bo{n}/Bo{n} [95%]   reward  samples  sec " for n in ns)
           + " micro KL(pi||Bo8)")
     for row in rows:
         print(line(row, ns))
@@ -138,11 +146,14 @@ def main(argv=None) -> None:
 
 
 def line(row: dict, ns) -> str:
-    parts = [f"{row['variant']:<28} {row['seed']:>4}"]
+    parts = [f"{row['variant']:<36} {row['seed']:>4}"]
     for n in ns:
         c = row["N"][n]
         parts.append(f"{fmt(c['kl'], bon_kl_bound(n))} {c['reward']['point']:6.3f} {c['samples']:8.0f} "
                      f"{c['seconds']:5.0f}")
+    if any(not math.isfinite(row["N"][n]["kl"]["point"]) for n in ns):
+        f = row["final"]
+        parts.append(f"(ended at quantile {f['quantile']:.3f}, KL {f['kl']:.2f})")
     micro = row.get("micro")
     parts.append(f"{micro['kl_to_bon']:.4f}" if micro else "-")
     return "  ".join(parts)

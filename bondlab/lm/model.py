@@ -236,27 +236,6 @@ class GPT(nn.Module):
         return out, mask
 
     # ------------------------------------------------------------------ log-probabilities
-    def token_log_probs(self, prompts: torch.Tensor, completions: torch.Tensor):
-        """Teacher-forced log pi(y_t | x, y_<t): returns ``(logp, mask)``, both (B, T); logp is 0 where
-        mask is False (after the end token). Differentiable in the parameters."""
-        prompts = self._check_prompts(prompts)
-        if not isinstance(completions, torch.Tensor) or completions.ndim != 2 or completions.shape[0] != prompts.shape[0]:
-            raise ValueError(f"completions must be a (B, T) tensor with B = {prompts.shape[0]}")
-        if completions.dtype != torch.long or completions.numel() == 0:
-            raise ValueError("completions must be a non-empty long tensor of token ids")
-        if completions.min() < 0 or completions.max() >= self.cfg.vocab_size:
-            raise ValueError(f"completions holds token ids outside [0, {self.cfg.vocab_size})")
-        P, T = prompts.shape[1], completions.shape[1]
-        idx = torch.cat([prompts, completions[:, :-1]], dim=1)                 # (B, P+T-1)
-        logits = self(idx)[:, P - 1:]                                          # (B, T, V)
-        logp_all = F.log_softmax(logits.float() if logits.dtype == torch.float16 else logits, dim=-1)
-        logp = torch.gather(logp_all, 2, completions[:, :, None])[:, :, 0]    # (B, T)
-        mask = completion_mask(completions, self.cfg.end_id)
-        logp = torch.where(mask, logp, torch.zeros_like(logp))
-        if torch.isneginf(logp).any():
-            raise ValueError("completions contain a token the model never emits (pad or bos before the end token)")
-        return logp, mask
-
     def vocab_log_probs(self, prompts: torch.Tensor, completions: torch.Tensor):
         """Teacher-forced next-token laws over the whole vocabulary: ``(logp (B, T, V), mask (B, T))``, row t
         being log pi(. | x, y_<t) (-inf on the tokens never emitted). Differentiable in the parameters; the
@@ -272,6 +251,16 @@ class GPT(nn.Module):
         logits = self(torch.cat([prompts, completions[:, :-1]], dim=1))[:, P - 1:]   # (B, T, V)
         logp = F.log_softmax(logits.float() if logits.dtype == torch.float16 else logits, dim=-1)
         return logp, completion_mask(completions, self.cfg.end_id)
+
+    def token_log_probs(self, prompts: torch.Tensor, completions: torch.Tensor):
+        """Teacher-forced log pi(y_t | x, y_<t): returns ``(logp, mask)``, both (B, T); logp is 0 where
+        mask is False (after the end token). Differentiable in the parameters."""
+        logp_all, mask = self.vocab_log_probs(prompts, completions)                # (B, T, V), (B, T)
+        logp = torch.gather(logp_all, 2, completions[:, :, None])[:, :, 0]    # (B, T)
+        logp = torch.where(mask, logp, torch.zeros_like(logp))
+        if torch.isneginf(logp).any():
+            raise ValueError("completions contain a token the model never emits (pad or bos before the end token)")
+        return logp, mask
 
     def sequence_log_probs(self, prompts: torch.Tensor, completions: torch.Tensor) -> torch.Tensor:
         """(B,) log pi(y | x) = sum of the unmasked token log-probs. Differentiable."""
