@@ -105,8 +105,8 @@ def check_fields(cfg) -> None:
         m, v = f.metadata, getattr(cfg, f.name)
         if not m or (v is None and m.get("optional")):
             continue
-        if m.get("range") is not None:
-            setattr(cfg, f.name, m["range"].check(f.name, v))
+        if m.get("range") is not None:   # object.__setattr__: a frozen dataclass is checked the same way
+            object.__setattr__(cfg, f.name, m["range"].check(f.name, v))
         elif m.get("choices") is not None and v not in m["choices"]:
             raise ValueError(f"{f.name} must be one of {m['choices']}, got {v!r}"[:200])
         elif m.get("kind") is bool and not isinstance(v, bool):

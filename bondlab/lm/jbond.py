@@ -121,7 +121,7 @@ def jbond_step(policy, anchor, opt, sched, prompt_texts, reward_fn, generator, c
                                 step=step, v1_sign=cfg.v1_sign)
     else:                             # the lower-variance options (K samples per prompt, all pairs, exact KL)
         from .jbond_groups import VarianceOptions, jbond_group_batch, jbond_group_loss
-        opts = VarianceOptions(cfg.samples_per_prompt, cfg.kl, cfg.pairs)
+        opts = VarianceOptions.of(cfg)
         batch = jbond_group_batch(policy, anchor, prompt_texts, reward_fn, generator, opts)
         loss = jbond_group_loss(loss_policy or policy, batch, cfg.effective_beta, cfg.gamma, opts)
     if not bool(torch.isfinite(loss.detach())):

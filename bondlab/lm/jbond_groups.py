@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import torch
 
 from .. import _validate as V
+from ..configs import KLS, PAIRS, JBondConfig, check_fields, param, whole
 from ..objectives import LOG16, kl_regulariser_loss, loo_baseline, reinforce_loss
 from .jbond import pad_cat
 from .metrics import checked_rewards
@@ -39,22 +40,24 @@ from .token_kl import kl_surrogate
 __all__ = ["VarianceOptions", "pair_reward", "pair_weights", "GroupBatch", "jbond_group_batch", "jbond_group_loss",
            "reinforce_group_loss", "samples_per_step"]
 
-KLS = ("sample", "exact")
-PAIRS = ("first", "all")
 
 
 @dataclass(frozen=True)
 class VarianceOptions:
-    samples_per_prompt: int = 1   # K policy samples per prompt (J-BOND also draws 2K anchor samples)
-    kl: str = "sample"            # "sample": log-ratio of the sampled sequence; "exact": per-prefix vocabulary KL
-    pairs: str = "first"          # J-BOND: "first" (pair i for policy sample i, Algorithm 2) or "all" (U-statistics)
+    """The options as one value (the fields of the same names in :class:`bondlab.configs.JBondConfig`, which
+    declares and checks them; :meth:`of` takes them from a config)."""
+    samples_per_prompt: int = param(1, JBondConfig.__dataclass_fields__["samples_per_prompt"].metadata["help"],
+                                    range=whole())
+    kl: str = param("sample", JBondConfig.__dataclass_fields__["kl"].metadata["help"], choices=KLS)
+    pairs: str = param("first", JBondConfig.__dataclass_fields__["pairs"].metadata["help"], choices=PAIRS)
 
     def __post_init__(self):
-        object.__setattr__(self, "samples_per_prompt", V.positive_int(self.samples_per_prompt, "samples_per_prompt"))
-        if self.kl not in KLS:
-            raise ValueError(f"kl must be one of {KLS}, got {self.kl!r}")
-        if self.pairs not in PAIRS:
-            raise ValueError(f"pairs must be one of {PAIRS}, got {self.pairs!r}")
+        check_fields(self)
+
+    @classmethod
+    def of(cls, cfg) -> "VarianceOptions":
+        """The options a config holds (REINFORCE's has no ``pairs``)."""
+        return cls(cfg.samples_per_prompt, cfg.kl, getattr(cfg, "pairs", "first"))
 
 
 def samples_per_step(kind: str, prompts: int, opts: VarianceOptions) -> int:

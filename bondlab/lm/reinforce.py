@@ -63,7 +63,7 @@ def train_reinforce(ref: GPT, tokenizer, prompt_pool, reward_fn, cfg: ReinforceC
         else:   # the KL penalty exact over the vocabulary at each sampled prefix (bondlab.lm.jbond_groups)
             loss, r_mean = reinforce_group_loss(LMPolicy(policy, tokenizer, cfg.max_new_tokens),
                                                 LMPolicy(ref, tokenizer, cfg.max_new_tokens), prompts, reward_fn, g,
-                                                cfg.beta_rl, VarianceOptions(cfg.samples_per_prompt, cfg.kl))
+                                                cfg.beta_rl, VarianceOptions.of(cfg))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
