@@ -24,7 +24,8 @@ from tqdm.auto import tqdm
 
 from bondlab.lm import load_pretrained
 from bondlab.lm.corpus import PROMPT_OPENINGS
-from bondlab.lm.front import evaluate_per_prompt, kl_at_quantile, micro_exact_view, train_budgeted
+from bondlab.lm.front import kl_at_quantile, micro_exact_view, train_budgeted
+from bondlab.lm.metrics import evaluate_per_prompt
 from bondlab.lm.jbond import JBondConfig, text_reward
 from bondlab.lm.jbond_groups import VarianceOptions as O
 from bondlab.lm.metrics import ref_pool
@@ -105,7 +106,8 @@ def main(argv=None) -> None:
     gold = VaderReward()
     pool = ref_pool(ref, tok, PROMPT_OPENINGS, gold, 32, torch.Generator().manual_seed(1), J.max_new_tokens)
     eval_texts = [PROMPT_OPENINGS[i] for i in np.random.default_rng(100).integers(len(PROMPT_OPENINGS), size=E)]
-    ev = lambda m: evaluate_per_prompt(m, ref, tok, eval_texts, gold, pool, 103, J.max_new_tokens)  # noqa: E731
+    ev = lambda m: evaluate_per_prompt(m, ref, tok, eval_texts, gold, None, pool,  # noqa: E731
+                                       torch.Generator().manual_seed(103), J.max_new_tokens)
     stop = lambda rec: np.mean(rec["quantile"]) >= stop_q or np.mean(rec["kl"]) >= 8.0  # noqa: E731
     reward_fn = text_reward(tok, gold)
     print(f"budget {max_samples:,} samples per run, {E} evaluation prompts, {torch.get_num_threads()} thread(s); "
@@ -126,7 +128,7 @@ def main(argv=None) -> None:
             row["N"][n] = {"kl": kl_at_quantile(h, t), "reward": kl_at_quantile(h, t, key="reward"),
                            "samples": kl_at_quantile(h, t, key="samples")["point"],
                            "seconds": kl_at_quantile(h, t, key="wall_s")["point"]}
-        row["final"] = {k: float(np.mean(h[-1][k])) for k in ("quantile", "kl", "reward", "ended")}
+        row["final"] = {k: float(np.mean(h[-1][k])) for k in ("quantile", "kl", "reward", "end_frac")}
         row["curve"] = [{k: float(np.mean(r[k])) for k in ("samples", "wall_s", "quantile", "kl", "reward")} for r in h]
         for n in ns:   # what a stop at the first evaluation past the target (the demo's rule) reports
             past = [c for c in row["curve"] if c["quantile"] >= n / (n + 1)]

@@ -15,16 +15,14 @@ from bondlab.spaces import grid_mixture
 from helpers import EPS64
 
 
-def _counting_step(values):
-    """A step whose record is a pure function of the step: quantile and kl from ``values``."""
-    def step(s):
-        return {"loss": float(s), "seen": s}
-    return step
+def _counting_step(s):
+    """A step whose record is a pure function of the step number."""
+    return {"loss": float(s), "seen": s}
 
 
 def test_eval_cadence_and_records():
     calls = []
-    res = run_loop(_counting_step(None), max_steps=7, eval_every=3, progress=False,
+    res = run_loop(_counting_step, max_steps=7, eval_every=3, progress=False,
                    evaluate=lambda s: calls.append(s) or {"quantile": 0.1, "kl": 0.0},
                    on_step=lambda s, rec: calls.append(("step", s, rec is not None)))
     assert [r["step"] for r in res.history] == [0, 3, 6, 7] and res.stop_reason == "max_steps" and res.steps == 7
@@ -39,7 +37,7 @@ def test_stop_rule_stops_at_the_first_evaluation_that_meets_it(target_n, budget,
     q = {s: s / 5 for s in range(0, 11)}                    # quantile 0.8 at step 4 (N = 3: 3/4 = 0.75)
     kl = {s: s / 10 for s in range(0, 11)}                  # KL 0.6 at step 6
     stop = StopRule.of(type("C", (), {"target_n": target_n, "kl_budget": budget})())
-    res = run_loop(_counting_step(None), max_steps=10, eval_every=2, stop=stop, progress=False,
+    res = run_loop(_counting_step, max_steps=10, eval_every=2, stop=stop, progress=False,
                    evaluate=lambda s: {"quantile": q[s], "kl": kl[s]})
     assert (res.stop_reason, res.steps) == want and res.history[-1]["step"] == want[1]
 
@@ -52,15 +50,15 @@ def test_keep_going_and_missing_metrics_never_stop():
 
 
 def test_a_time_budget_stops_after_the_step_that_spends_it():
-    res = run_loop(_counting_step(None), max_steps=50, eval_every=10, budget_s=1e-12, progress=False)
+    res = run_loop(_counting_step, max_steps=50, eval_every=10, budget_s=1e-12, progress=False)
     assert res.stop_reason == "budget_s" and res.steps == 1 and [r["step"] for r in res.history] == [0, 1]
 
 
 def test_resume_gives_the_uninterrupted_history():
     ev = (lambda s: {"quantile": 0.0, "kl": s * 0.01})
-    full = run_loop(_counting_step(None), max_steps=9, eval_every=2, evaluate=ev, progress=False, record_wall=False)
-    part = run_loop(_counting_step(None), max_steps=4, eval_every=2, evaluate=ev, progress=False, record_wall=False)
-    rest = run_loop(_counting_step(None), max_steps=9, eval_every=2, evaluate=ev, progress=False, record_wall=False,
+    full = run_loop(_counting_step, max_steps=9, eval_every=2, evaluate=ev, progress=False, record_wall=False)
+    part = run_loop(_counting_step, max_steps=4, eval_every=2, evaluate=ev, progress=False, record_wall=False)
+    rest = run_loop(_counting_step, max_steps=9, eval_every=2, evaluate=ev, progress=False, record_wall=False,
                     start=part.steps, history=list(part.history))
     strip = (lambda h: [{k: v for k, v in r.items() if k != "loss"} for r in h])
     assert strip(rest.history) == strip(full.history) and rest.steps == 9

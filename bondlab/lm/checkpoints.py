@@ -13,11 +13,11 @@ from pathlib import Path
 
 import torch
 
-from ..checkpoint import check_tensors, read_verified, sha256_of, write_verified
+from ..checkpoint import check_tensors, read_verified, write_verified
 from .corpus import Tokenizer
 from .model import GPT, GPTConfig
 
-__all__ = ["save_checkpoint", "load_checkpoint", "sha256_of", "check_tensors", "expected_shapes"]
+__all__ = ["save_checkpoint", "load_checkpoint", "expected_shapes"]
 
 FORMAT = "bondlab-gpt/1"
 

@@ -4,9 +4,7 @@
 * :func:`train_budgeted` trains J-BOND or REINFORCE with :mod:`bondlab.lm.jbond_groups`' options until a
   budget of policy + anchor samples (= reward calls) is spent or a stop fires; it evaluates every
   ``eval_every`` steps and keeps the per-prompt values of each evaluation.
-* :func:`evaluate_per_prompt`: one sample per evaluation prompt (common random numbers: the same generator seed
-  at every evaluation), its gold reward, its reference quantile p_le against a pool of pi_ref samples, and the
-  exact per-token KL to pi_ref summed along it (``bondlab.lm.metrics``).
+* evaluations are :func:`bondlab.lm.metrics.evaluate_per_prompt` (one sample per prompt, per-prompt values).
 * :func:`kl_at_quantile`: the KL at which the mean quantile first reaches a target (Best-of-N's N/(N+1)),
   linearly interpolated between the two evaluations around the crossing, with a bootstrap interval over the
   evaluation prompts (the same resampled prompts at every evaluation). The interval covers the evaluation's
@@ -25,20 +23,8 @@ import torch
 from .jbond import JBondConfig, train_jbond
 from .jbond_groups import VarianceOptions, samples_per_step
 from .reinforce import train_reinforce
-from .metrics import quantile_against, score, sequence_kl, texts_of
 
-__all__ = ["train_budgeted", "evaluate_per_prompt", "kl_at_quantile", "micro_exact_view"]
-
-
-@torch.no_grad()
-def evaluate_per_prompt(policy, ref, tokenizer, prompt_texts, gold, pool, seed: int, max_new_tokens: int) -> dict:
-    """Per evaluation prompt (E,): reward, quantile, kl (exact per token along the sample), ended; numpy."""
-    prompts = tokenizer.encode_prompts(list(prompt_texts))
-    comp, _ = policy.generate(prompts, max_new_tokens, torch.Generator().manual_seed(seed))      # (E, T)
-    r = score(gold, texts_of(tokenizer, prompt_texts, comp))
-    return {"reward": r, "quantile": quantile_against(pool, prompt_texts, r),
-            "kl": sequence_kl(policy, ref, prompts, comp).double().numpy(),
-            "ended": (comp == policy.cfg.end_id).any(1).double().numpy()}
+__all__ = ["train_budgeted", "kl_at_quantile", "micro_exact_view"]
 
 
 def train_budgeted(kind: str, ref, tokenizer, prompt_pool, reward_fn, cfg, opts: VarianceOptions, *,
