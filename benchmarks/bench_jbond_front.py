@@ -7,7 +7,8 @@ reported beside them.
 For each run: the KL(pi || pi_ref) at which the mean reference quantile first reaches N/(N+1) (interpolated
 between evaluations), divided by Best-of-N's KL log N - (N-1)/N, with a 95% bootstrap interval over the
 evaluation prompts, for N = 8 and 16; the gold reward there; the samples and training seconds it took.
-Variants keep policy samples per step fixed (prompts x K = 64) unless the name says otherwise. The whole grid
+Variants keep policy samples per step fixed (prompts x K = 64) unless the name says otherwise; the micro view
+(3 hard-anchor rounds, exact KL(pi || Best-of-8) over every micro sequence) draws --micro-samples per step. The whole grid
 is long (about 5-10 minutes per run on a quiet core); name the rows to run with --only.
 """
 from __future__ import annotations
@@ -50,8 +51,10 @@ GRID = {
     "+exact, K4 all, gamma 1": ("jbond", replace(J, batch_prompts=16, gamma=1.0), O(4, "exact", "all")),
     "+exact, K4 all, beta 0.25": ("jbond", replace(J, batch_prompts=16, beta=0.25), O(4, "exact", "all")),
     "+exact, K4 all, eta 0.01": ("jbond", replace(J, batch_prompts=16, eta=0.01), O(4, "exact", "all")),
-    "+exact, K4 all, eta 0.02, beta 0.25": ("jbond", replace(J, batch_prompts=16, eta=0.02, beta=0.25),
-                                            O(4, "exact", "all")),
+    "recommended (demo): +exact, K4 all, eta 0.02, beta 0.25": ("jbond", JBondConfig.recommended(eval_every=10),
+                                                                 O.of(JBondConfig.recommended())),
+    "recommended, x2 batch": ("jbond", JBondConfig.recommended(eval_every=10, batch_prompts=32),
+                              O.of(JBondConfig.recommended())),
     "default, eta 0.02": ("jbond", replace(J, eta=0.02), O()),
     "K4 all, forward only": ("jbond", replace(J, batch_prompts=16, beta=0.0), O(4, "exact", "all")),
     "+exact, K4 all, lr 1e-4": ("jbond", replace(J, batch_prompts=16, lr=1e-4), O(4, "exact", "all")),
@@ -59,8 +62,10 @@ GRID = {
     "REINFORCE 0.1": ("reinforce", replace(R, beta_rl=0.1), O(2)),
     "REINFORCE 1": ("reinforce", replace(R, beta_rl=1.0), O(2)),
     "REINFORCE 0.1 exact K4": ("reinforce", replace(R, beta_rl=0.1, batch_prompts=16), O(4, "exact")),
+    "REINFORCE 0.01 exact K4": ("reinforce", replace(R, beta_rl=0.01, batch_prompts=16), O(4, "exact")),
+    "REINFORCE 1 exact K4": ("reinforce", replace(R, beta_rl=1.0, batch_prompts=16), O(4, "exact")),
 }
-QUICK = ("jbond default", "+exact, K4 all, eta 0.02, beta 0.25", "REINFORCE 0.1 exact K4")
+QUICK = ("jbond default", "recommended (demo): +exact, K4 all, eta 0.02, beta 0.25", "REINFORCE 0.1 exact K4")
 
 
 def fmt(c: dict, scale: float) -> str:
@@ -81,9 +86,11 @@ def main(argv=None) -> None:
     ap.add_argument("--eval-prompts", type=int, default=None, help="evaluation prompts (default 512; quick 256)")
     ap.add_argument("--ns", type=int, nargs="+", default=None, help="Best-of-N targets (default 8 16; quick 8)")
     ap.add_argument("--no-micro", action="store_true", help="skip the exact micro-space view")
+    ap.add_argument("--micro-samples", type=int, default=512,
+                    help="policy samples per step in the micro view (prompts = this / K; default 512)")
     ap.add_argument("--json", default=None, help="also write the rows to this JSON file (must not exist)")
     args = ap.parse_args(argv)
-    for flag in ("threads", "seeds", "max_samples", "eval_prompts"):
+    for flag in ("threads", "seeds", "max_samples", "eval_prompts", "micro_samples"):
         v = getattr(args, flag)
         if v is not None and v < 1:
             ap.error(f"--{flag.replace('_', '-')} must be a positive integer, got {v}")
@@ -133,9 +140,10 @@ def main(argv=None) -> None:
         for n in ns:   # what a stop at the first evaluation past the target (the demo's rule) reports
             past = [c for c in row["curve"] if c["quantile"] >= n / (n + 1)]
             row["N"][n]["kl_at_stop_eval"] = past[0]["kl"] if past else math.nan
-        if kind == "jbond" and not args.no_micro:
-            row["micro"] = micro_exact_view(opts, replace(cfg, lr=1e-3 if cfg.lr <= 3e-4 else cfg.lr,
-                                                          seed=5 + seed), progress=False)
+        if kind == "jbond" and not args.no_micro:   # every variant draws the same policy samples per step there
+            micro_cfg = replace(cfg, lr=1e-3 if cfg.lr <= 3e-4 else cfg.lr, seed=5 + seed,
+                                batch_prompts=max(2, args.micro_samples // opts.samples_per_prompt))
+            row["micro"] = micro_exact_view(opts, micro_cfg, progress=False)
         rows.append(row)
         tqdm.write(line(row, ns))
     print("\nvariant                              seed  " + "  ".join(f"KL@Bo{n}/Bo{n} [95%]   reward  samples  sec " for n in ns)

@@ -250,6 +250,15 @@ class JBondConfig(JBondParams):
         """Whether the step is Algorithm 2 as printed (no variance option on)."""
         return (self.samples_per_prompt, self.kl, self.pairs) == (1, "sample", "first")
 
+    @classmethod
+    def recommended(cls, **kw) -> "JBondConfig":
+        """The lower-variance setting the demo uses, chosen from ``benchmarks/bench_jbond_front.py``'s grid
+        (docs/theory/jbond.md): K = 4 samples per prompt, every anchor pair, the exact per-prefix KL, 16
+        prompts a step (64 policy samples, as the default's 64 prompts), a slower anchor (eta 0.02) and
+        beta 0.25. ``kw`` overrides fields."""
+        return cls(**{"samples_per_prompt": 4, "kl": "exact", "pairs": "all", "batch_prompts": 16, "eta": 0.02,
+                      "beta": 0.25, **kw})
+
 
 @dataclass
 class HFJBondConfig(JBondConfig):
@@ -309,3 +318,10 @@ class ReinforceConfig(ReinforceParams):
     eval_every: int = param(10, "steps between evaluations", range=whole())
     kl: str = param("sample", "the KL penalty's estimate: sample (the sequence's log-ratio) or exact (over the "
                               "vocabulary at each sampled prefix)", choices=KLS)
+
+    @classmethod
+    def recommended(cls, **kw) -> "ReinforceConfig":
+        """REINFORCE with the variance options J-BOND's :meth:`JBondConfig.recommended` takes (the fair
+        comparison): K = 4 samples per prompt (per-prompt leave-one-out baseline), the exact per-prefix KL, 16
+        prompts a step. ``kw`` overrides fields."""
+        return cls(**{"samples_per_prompt": 4, "kl": "exact", "batch_prompts": 16, **kw})

@@ -18,10 +18,12 @@ def tiny_gpt(tok):
                          end_id=tok.end_id, pad_id=tok.pad_id, no_emit=(tok.pad_id, tok.bos_id)))
 
 
-def tiny_demo(seed=3, budget="samples", gold=None, **kw):
-    """run_demo on the tiny GPT: 12 report and 10 selection prompts, 3 J-BOND steps, one REINFORCE (beta 0.1)."""
+def tiny_demo(seed=3, budget="samples", gold=None, jb=None, **kw):
+    """run_demo on the tiny GPT: 12 report and 10 selection prompts, 3 J-BOND steps, one REINFORCE (beta 0.1);
+    ``jb`` updates J-BOND's settings (JB)."""
     tok = review_tokenizer()
+    kw.setdefault("beta_rls", (0.1,))
     cfg = DemoConfig.smoke_config(seed=seed, eval_prompts=12, select_prompts=10, ref_k=4, max_new_tokens=8,
-                                  budget=budget, beta_rls=(0.1,), jbond=JBondConfig(**JB),
+                                  budget=budget, jbond=JBondConfig(**{**JB, **(jb or {})}),
                                   reinforce=ReinforceConfig(**RF), **kw)
     return run_demo(cfg, ref=tiny_gpt(tok), tokenizer=tok, gold=gold or VaderReward(), proxy=None, progress=False)

@@ -27,21 +27,25 @@ class _CountingVader:
         return self.inner(texts)
 
 
-def test_counts_match_an_independent_count():
+@pytest.mark.parametrize("jb", [{}, {"samples_per_prompt": 2, "kl": "exact", "pairs": "all"}])
+def test_counts_match_an_independent_count(jb):
     gold = _CountingVader()
-    res = tiny_demo(gold=gold)
+    res = tiny_demo(gold=gold, jb=jb)
     m, cfg = res.data["methods"], res.data["config"]
     j, r = m["jbond"], m["reinforce_0.1"]
-    # J-BOND: one policy and two anchor samples per prompt per step, all three scored
-    assert j["policy_samples"] == j["reward_calls"] == 3 * JB["batch_prompts"] * j["steps"]
+    # J-BOND: K policy and 2K anchor samples per prompt per step, all scored; its policy samples are the K
+    K, B = jb.get("samples_per_prompt", 1), JB["batch_prompts"]
+    assert j["policy_samples"] == K * B * j["steps"]
+    assert j["samples_drawn"] == j["reward_calls"] == 3 * K * B * j["steps"]
     h = res.data["history"]
-    assert h["jbond"]["policy_samples"] == [3 * JB["batch_prompts"] * s for s in h["jbond"]["step"]]
+    assert h["jbond"]["policy_samples"] == [K * B * s for s in h["jbond"]["step"]]
+    assert h["jbond"]["reward_calls"] == [3 * K * B * s for s in h["jbond"]["step"]]
     assert h["reinforce_0.1"]["reward_calls"] == [RF["batch_prompts"] * RF["samples_per_prompt"] * s
                                                   for s in h["reinforce_0.1"]["step"]]
-    # REINFORCE: as many whole steps as J-BOND's samples allow
+    # REINFORCE: as many whole steps as J-BOND's policy samples allow, every sample its own
     per_step = RF["batch_prompts"] * RF["samples_per_prompt"]
     assert r["steps"] == j["policy_samples"] // per_step
-    assert r["policy_samples"] == r["reward_calls"] == per_step * r["steps"]
+    assert r["policy_samples"] == r["samples_drawn"] == r["reward_calls"] == per_step * r["steps"]
     assert j["policy_samples"] - per_step < r["policy_samples"] <= j["policy_samples"]
     # Best-of-N draws and scores max(N) candidates per report prompt, once
     drawn = res.data["best_of_n_drawn"]
@@ -58,9 +62,11 @@ def test_counts_match_an_independent_count():
 def test_keep_going_continues_the_count():
     res = tiny_demo(keep_going=True, keep_going_steps=2)
     j, k = res.data["methods"]["jbond"], res.data["methods"]["jbond_keep_going"]
-    assert k["policy_samples"] == k["reward_calls"] == 3 * JB["batch_prompts"] * (j["steps"] + 2)
+    assert k["policy_samples"] == JB["batch_prompts"] * (j["steps"] + 2)
+    assert k["samples_drawn"] == k["reward_calls"] == 3 * JB["batch_prompts"] * (j["steps"] + 2)
     h = res.data["history"]["jbond_keep_going"]
-    assert h["policy_samples"] == [3 * JB["batch_prompts"] * s for s in h["step"]]
+    assert h["policy_samples"] == [JB["batch_prompts"] * s for s in h["step"]]
+    assert h["reward_calls"] == [3 * JB["batch_prompts"] * s for s in h["step"]]
 
 
 def test_same_seed_same_table_under_the_samples_budget():
@@ -97,6 +103,13 @@ def test_sample_counter_counts_rows_pauses_and_restores():
                 gpt.generate(prompts, 4, g)
         gpt.generate(prompts[:1], 4, g)
     assert (outer.samples, inner.samples) == (5 + 2 + 5 + 1, 2)
+    other = tiny_gpt(tok)
+    with SampleCounter() as per_model:
+        gpt.generate(prompts, 4, g)
+        other.generate(prompts[:3], 4, g)
+        with per_model.paused():
+            other.generate(prompts, 4, g)
+    assert (per_model.of(gpt), per_model.of(other), per_model.samples) == (5, 3, 8)
     assert GPT.__dict__["generate"] is original
     with pytest.raises(KeyError):
         with SampleCounter():
@@ -115,3 +128,15 @@ def test_counting_reward():
     with pytest.raises(ValueError, match="fn"):
         CountingReward(3)
     assert math.isfinite(float(r(["x"])[0]))
+
+
+def test_keep_going_leaves_the_stopped_policy_as_it_was():
+    """keep-going trains J-BOND's state further; the demo's "jbond" policy is still the one at the stop:
+    the same weights as a run without keep-going, and its state continues to the keep-going policy."""
+    plain, kept = tiny_demo(seed=4), tiny_demo(seed=4, keep_going=True, keep_going_steps=2)
+    for a, b in zip(plain.policies["jbond"].parameters(), kept.policies["jbond"].parameters()):
+        assert torch.equal(a, b)
+    assert any(not torch.equal(a, b) for a, b in zip(kept.policies["jbond"].parameters(),
+                                                     kept.policies["jbond_keep_going"].parameters()))
+    assert kept.jbond_state.step == kept.data["methods"]["jbond_keep_going"]["steps"]
+    assert kept.jbond_state.policy.model is kept.policies["jbond_keep_going"]

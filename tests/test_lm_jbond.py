@@ -176,6 +176,28 @@ def test_sequence_kl_on_own_samples_matches_the_exact_kl():
     assert float(sequence_kl(ref, ref, prompts[:50], y[:50]).abs().max()) < 1e-6
 
 
+def test_the_samplers_own_laws_give_the_teacher_forced_kl():
+    """generate(..., log_probs=True) returns the next-token laws it sampled from; sequence_kl on them equals
+    sequence_kl with the policy's teacher-forced pass, in float64 to the rounding of the two passes (gpt_tol
+    per log-prob, summed over the T x V terms of a row, each weighted by p <= 1 and |log p - log q| < 2 scale)."""
+    ref, policy = micro_gpt(10).double(), micro_gpt(11).double()
+    prompts = TOK.encode_prompts([""] * 300)
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    y, mask, laws = policy.generate(prompts, 6, g1, log_probs=True)                    # (B, T), (B, T, V)
+    y2, _ = policy.generate(prompts, 6, g2)
+    assert torch.equal(y, y2)                                                          # the same draws
+    assert laws.shape == (*y.shape, policy.cfg.vocab_size)
+    torch.testing.assert_close(laws.exp().sum(-1), torch.ones(y.shape, dtype=laws.dtype), rtol=0, atol=1e-12)
+    a = sequence_kl(policy, ref, prompts, y)
+    b = sequence_kl(policy, ref, prompts, y, laws)
+    scale = logit_scale(policy, torch.cat([prompts, y], 1))
+    T, V = y.shape[1], policy.cfg.vocab_size
+    tol = T * V * (2 * scale + 1) * gpt_tol(policy.cfg, 1, scale)
+    assert float((a - b).abs().max()) <= tol
+    with pytest.raises(ValueError, match="policy_log_probs"):
+        sequence_kl(policy, ref, prompts, y, laws[:, :-1])
+
+
 def test_quantile_against_counts_reference_rewards_at_or_below():
     pool = RefPool({"a": np.sort(np.array([0.1, 0.5, 0.5, 0.9])), "b": np.array([0.0, 0.0, 1.0, 1.0])}, 4)
     got = quantile_against(pool, ["a", "a", "a", "b", "b"], [0.5, 0.05, 1.0, 0.0, 0.5])

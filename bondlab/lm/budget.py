@@ -6,12 +6,14 @@ seconds next to them.
 
 * :class:`CountingReward` wraps a text reward (list of strings -> array) and counts the texts it scored.
 * :class:`SampleCounter` counts the completions :meth:`bondlab.lm.GPT.generate` returns while it is active
-  (it wraps that method on the class for the duration of a ``with`` block and restores it on exit), except
-  inside ``paused()``: the demo pauses it during evaluations, which are not part of a method's budget.
+  (it wraps that method on the class for the duration of a ``with`` block and restores it on exit), in all
+  (``samples``) and per model (``of(model)``), except inside ``paused()``: the demo pauses it during
+  evaluations, which are not part of a method's budget.
 
-Counted this way, J-BOND draws one policy sample and two anchor samples per prompt per step and scores all
-three; REINFORCE draws and scores ``samples_per_prompt`` per prompt per step; Best-of-N draws and scores N
-per prompt. The counts are read from what the trainers actually call, not from these formulas
+Counted this way, J-BOND draws K policy samples and 2K anchor samples per prompt per step and scores all
+of them: its *policy samples* (``of(policy)``) are K per prompt, its reward calls 3K; REINFORCE draws and
+scores ``samples_per_prompt`` per prompt per step, all from the policy; Best-of-N draws and scores N
+per prompt from pi_ref. The counts are read from what the trainers actually call, not from these formulas
 (``tests/test_demo_budget.py`` checks that the two agree).
 """
 from __future__ import annotations
@@ -41,10 +43,12 @@ class CountingReward:
 
 class SampleCounter:
     """``with SampleCounter() as c:`` counts in ``c.samples`` the completions (rows) every GPT.generate call
-    returns inside the block; ``with c.paused():`` excludes a part of it. Counters may nest (each counts)."""
+    returns inside the block, and in ``c.of(model)`` those one model drew; ``with c.paused():`` excludes a
+    part of it. Counters may nest (each counts)."""
 
     def __init__(self):
         self.samples = 0
+        self._by_model = {}   # id(model) -> completions it drew (the models live as long as the run)
         self._paused = 0
         self._saved = None
 
@@ -56,6 +60,10 @@ class SampleCounter:
         finally:
             self._paused -= 1
 
+    def of(self, model) -> int:
+        """The completions ``model`` (a GPT) drew while counted."""
+        return self._by_model.get(id(model), 0)
+
     def __enter__(self) -> "SampleCounter":
         if self._saved is not None:
             raise RuntimeError("a SampleCounter cannot be entered twice at once")
@@ -66,7 +74,9 @@ class SampleCounter:
         def generate(model, prompts, *args, **kw):
             out = inner(model, prompts, *args, **kw)
             if not counter._paused:
-                counter.samples += int(out[0].shape[0])                              # (B, T) completions drawn
+                rows = int(out[0].shape[0])                                          # (B, T) completions drawn
+                counter.samples += rows
+                counter._by_model[id(model)] = counter._by_model.get(id(model), 0) + rows
             return out
 
         GPT.generate = generate

@@ -11,9 +11,11 @@ The pipeline (Sessa et al. 2024, Sec. 6, at toy scale):
 3. J-BOND from pi_ref until its mean reference quantile on the selection set reaches N/(N+1) for the
    target N (or the KL budget).
 4. REINFORCE (leave-one-out, KL penalty beta_RL in {0.01, 0.1, 1}) from pi_ref, each with J-BOND's budget:
-   its number of policy samples (``budget="samples"``, the default) or reward-model calls
-   (``"reward_calls"``), counted as the trainers draw and score them (:mod:`bondlab.lm.budget`); its
-   number of steps (``"steps"``); or its training seconds (``"wall"``, which varies from run to run).
+   its number of policy samples (``budget="samples"``, the default: completions drawn from the policy being
+   trained; J-BOND also draws two anchor samples per policy sample) or reward-model calls
+   (``"reward_calls"``: every text scored, anchor samples included), counted as the trainers draw and score
+   them (:mod:`bondlab.lm.budget`); its number of steps (``"steps"``); or its training seconds (``"wall"``,
+   which varies from run to run).
    Every method reports its counted samples, reward calls and seconds.
 5. Optional ``exact``: the same J-BOND on the micro GPT with a hard anchor, where the exact KL to
    Best-of-2^m(pi_ref) over every sequence is tracked across anchor updates.
@@ -26,6 +28,7 @@ writes: values, intervals, budgets, the front) plus the trained policies and the
 """
 from __future__ import annotations
 
+import copy
 import math
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
@@ -41,6 +44,7 @@ from .corpus import PROMPT_OPENINGS
 from .demo_eval import (TwoSetEvaluator, best_of_n_report, entry_from_history, eval_sets, front, history_columns,
                         interval_fields, interval_rng, per_prompt_history)
 from .demo_exact import run_exact
+from .demo_pool import run_stages, runs_of
 from .demo_report import best_reward_within, format_table, front_table, write_outputs
 from .jbond import JBondConfig, quantile_target, text_reward, train_jbond
 from .reinforce import ReinforceConfig, train_reinforce
@@ -49,7 +53,8 @@ __all__ = ["DemoConfig", "DemoResult", "Stage", "plan", "reinforce_budget", "run
            "format_table", "front_table", "best_reward_within", "write_outputs", "METHOD_KEYS", "BON_NS", "BETA_RLS",
            "BUDGETS", "FRONT_KLS"]
 
-METHOD_KEYS = ("reward", "kl", "quantile", "wall_s", "samples_per_prompt", "policy_samples", "reward_calls")
+METHOD_KEYS = ("reward", "kl", "quantile", "wall_s", "samples_per_prompt", "policy_samples", "samples_drawn",
+               "reward_calls")
 BON_NS = (2, 4, 8, 16)
 BETA_RLS = (0.01, 0.1, 1.0)
 BUDGETS = ("samples", "reward_calls", "steps", "wall")
@@ -69,10 +74,13 @@ class DemoConfig:
     select_prompts: int = 256      # selection prompts: the stop rule and the front's checkpoint choice
     ref_k: int = 32                # pi_ref samples per prompt opening for the reference quantiles (each set its own)
     max_new_tokens: int = 24       # completion length limit
-    jbond: JBondConfig = field(default_factory=JBondConfig)           # J-BOND settings (target_n is overridden)
-    reinforce: ReinforceConfig = field(default_factory=ReinforceConfig)  # REINFORCE settings (beta_rl swept)
+    # J-BOND: the lower-variance setting chosen from benchmarks/bench_jbond_front.py (target_n is overridden)
+    jbond: JBondConfig = field(default_factory=JBondConfig.recommended)
+    # REINFORCE with the same options (beta_rl swept), stopped past the front's largest KL (3 nats)
+    reinforce: ReinforceConfig = field(default_factory=lambda: ReinforceConfig.recommended(kl_budget=3.0))
     beta_rls: tuple = BETA_RLS     # the REINFORCE sweep
     front_kls: tuple = FRONT_KLS   # the KL budgets of the front "best reward within KL <= k"
+    workers: int = 2               # REINFORCE runs trained at once, each in a forked process (1: one by one, here)
 
     def __post_init__(self):
         self.target_n = V.n_real(self.target_n, "target_n")
@@ -80,7 +88,7 @@ class DemoConfig:
             raise ValueError(f"target_n must be >= 2, got {self.target_n!r}")
         if self.budget not in BUDGETS:
             raise ValueError(f"budget must be one of {BUDGETS}, got {self.budget!r}")
-        for name in ("eval_prompts", "select_prompts", "ref_k", "max_new_tokens", "keep_going_steps"):
+        for name in ("eval_prompts", "select_prompts", "ref_k", "max_new_tokens", "keep_going_steps", "workers"):
             setattr(self, name, V.positive_int(getattr(self, name), name))
         for name in ("eval_prompts", "select_prompts"):
             if getattr(self, name) < 2:
@@ -93,10 +101,11 @@ class DemoConfig:
     @classmethod
     def smoke_config(cls, **kw) -> "DemoConfig":
         """The ``--smoke`` sizes: 40 report and 40 selection prompts, 16 reference samples, 12 J-BOND steps of
-        16 prompts, REINFORCE with J-BOND's number of steps."""
+        4 prompts x 4 samples (the full run's options), REINFORCE with J-BOND's number of steps."""
         kw.setdefault("budget", "steps")
-        jb = kw.pop("jbond", None) or JBondConfig(max_steps=12, batch_prompts=16, eval_every=4, warmup=2)
-        rf = kw.pop("reinforce", None) or ReinforceConfig(max_steps=12, batch_prompts=8, eval_every=4, warmup=2)
+        jb = kw.pop("jbond", None) or JBondConfig.recommended(max_steps=12, batch_prompts=4, eval_every=4, warmup=2)
+        rf = kw.pop("reinforce", None) or ReinforceConfig.recommended(max_steps=12, batch_prompts=4, eval_every=4,
+                                                                      warmup=2)
         sizes = {"eval_prompts": 40, "select_prompts": 40, "ref_k": 16, "keep_going_steps": 8}
         return cls(**{**sizes, **kw, "smoke": True, "jbond": jb, "reinforce": rf})
 
@@ -153,6 +162,7 @@ class DemoResult:
     gold: object = None      # the gold reward (texts -> array)
     proxy: object = None     # the proxy reward, or None
     per_prompt: dict = field(default_factory=dict)  # name -> {"select"|"report": {key: (C, E)}} (Best-of-N: rewards)
+    jbond_state: object = None  # J-BOND's TrainState where it last stopped: train_jbond(..., resume=) continues it
 
 
 @dataclass
@@ -169,6 +179,7 @@ class _Run:
     policies: dict = field(default_factory=dict)
     per_prompt: dict = field(default_factory=dict)
     jbond: object = None     # J-BOND's result: the keep-going stage and REINFORCE's budget start from it
+    state: object = None     # J-BOND's TrainState where it last stopped (after keep-going, if it ran)
 
     @contextmanager
     def counted(self):
@@ -192,7 +203,8 @@ class _Run:
 
 
 def _budget(res, reward: CountingReward, counter: SampleCounter) -> dict:
-    return {"wall_s": res.train_s, "steps": res.steps, "policy_samples": counter.samples, "reward_calls": reward.texts}
+    return {"wall_s": res.train_s, "steps": res.steps, "policy_samples": counter.of(res.policy),
+            "samples_drawn": counter.samples, "reward_calls": reward.texts}
 
 
 def _run_best_of_n(run: _Run, stage: Stage) -> None:
@@ -201,8 +213,9 @@ def _run_best_of_n(run: _Run, stage: Stage) -> None:
                                             run.cfg.max_new_tokens, torch.Generator().manual_seed(run.cfg.seed + 2),
                                             run.cfg.seed)
     for name, e in entries.items():   # training budget: none; the candidates are the inference cost
-        run.data["methods"][name] = {**e, "policy_samples": 0, "reward_calls": 0}
-    run.data["best_of_n_drawn"] = {"policy_samples": counter.samples, "reward_calls": reward.texts}
+        run.data["methods"][name] = {**e, "policy_samples": 0, "samples_drawn": 0, "reward_calls": 0}
+    run.data["best_of_n_drawn"] = {"policy_samples": counter.samples, "samples_drawn": counter.samples,
+                                   "reward_calls": reward.texts}
     run.per_prompt["best-of-n"] = rewards
 
 
@@ -210,7 +223,8 @@ def _run_jbond(run: _Run, stage: Stage) -> None:
     with run.counted() as (reward, counter):
         res = train_jbond(run.ref, run.tok, PROMPT_OPENINGS, text_reward(run.tok, reward), stage.config,
                           evaluate=run.evaluate, progress=run.progress)
-    run.jbond, run.policies[stage.name] = res, res.policy
+    # a snapshot: keep-going continues the run's state, which trains res.policy further
+    run.jbond, run.state, run.policies[stage.name] = res, res.state, copy.deepcopy(res.policy)
     n, bound = run.cfg.target_n, float(bon_kl_bound(run.cfg.target_n))
     run.record(stage.name, res.history, **_budget(res, reward, counter), stop_reason=res.stop_reason, target_n=n,
                quantile_target=quantile_target(n), kl_bound=bound)
@@ -232,25 +246,37 @@ def _run_keep_going(run: _Run, stage: Stage) -> None:
     with run.counted() as (reward, counter):
         kg = train_jbond(run.ref, run.tok, PROMPT_OPENINGS, text_reward(run.tok, reward), cfg,
                          evaluate=run.evaluate, resume=jb.state, progress=run.progress, desc="J-BOND keep going")
-    hist = [{**r, "policy_samples": r["policy_samples"] + before["policy_samples"],
-             "reward_calls": r["reward_calls"] + before["reward_calls"]} for r in kg.history]
+    counts = ("policy_samples", "samples_drawn", "reward_calls")
+    hist = [{**r, **{c: r[c] + before[c] for c in counts}} for r in kg.history]
     # the continued curve starts where J-BOND stopped (its last evaluation is this run's state at that step)
     run.record(stage.name, [jb.history[-1]] + hist, wall_s=kg.train_s, steps=kg.steps,
-               policy_samples=before["policy_samples"] + counter.samples,
+               policy_samples=before["policy_samples"] + counter.of(kg.policy),
+               samples_drawn=before["samples_drawn"] + counter.samples,
                reward_calls=before["reward_calls"] + reward.texts)
-    run.policies[stage.name] = kg.policy
+    run.policies[stage.name], run.state = kg.policy, kg.state
 
 
-def _run_reinforce(run: _Run, stage: Stage) -> None:
+def _train_reinforce(run: _Run, stage: Stage, in_worker: bool = False) -> dict:
+    """One REINFORCE run with J-BOND's budget, as plain data (it may run in a worker process)."""
     j = run.data["methods"]["jbond"]
     rcfg = reinforce_budget(run.cfg, stage.config, run.jbond.steps, run.jbond.train_s,
                             policy_samples=j["policy_samples"], reward_calls=j["reward_calls"])
     with run.counted() as (reward, counter):
         res = train_reinforce(run.ref, run.tok, PROMPT_OPENINGS, text_reward(run.tok, reward), rcfg,
-                              evaluate=run.evaluate, progress=run.progress)
-    run.policies[stage.name] = res.policy
-    run.record(stage.name, res.history, **_budget(res, reward, counter), beta_rl=rcfg.beta_rl,
-               stop_reason=res.stop_reason)
+                              evaluate=run.evaluate, progress=run.progress and not in_worker)
+    return {"history": res.history, "budget": _budget(res, reward, counter), "beta_rl": rcfg.beta_rl,
+            "stop_reason": res.stop_reason, "weights": res.policy.state_dict()}
+
+
+def _record_reinforce(run: _Run, stage: Stage, out: dict) -> None:
+    policy = copy.deepcopy(run.ref)
+    policy.load_state_dict(out["weights"])
+    run.policies[stage.name] = policy.eval()
+    run.record(stage.name, out["history"], **out["budget"], beta_rl=out["beta_rl"], stop_reason=out["stop_reason"])
+
+
+def _run_reinforce(run: _Run, stage: Stage) -> None:
+    _record_reinforce(run, stage, _train_reinforce(run, stage))
 
 
 def _run_exact(run: _Run, stage: Stage) -> None:
@@ -287,14 +313,22 @@ def run_demo(cfg: DemoConfig | None = None, *, ref=None, tokenizer=None, gold=No
     evaluator = TwoSetEvaluator(ref, tokenizer, gold, proxy, select, report, cfg.max_new_tokens)
     run = _Run(cfg, ref, tokenizer, gold, proxy, evaluator, progress,
                data={"config": _config_dict(cfg), "methods": {}, "history": {}})
-    bar = tqdm(stages, desc="demo", disable=not progress)
-    for stage in bar:
-        bar.set_postfix_str(stage.name)
-        RUNNERS[stage.kind](run, stage)
+    bar = tqdm(total=len(stages), desc="demo", disable=not progress)
+    for group in runs_of(stages, "reinforce"):   # the REINFORCE runs are independent: they may run at once
+        if len(group) > 1:
+            bar.set_postfix_str(f"{len(group)} REINFORCE runs, {min(cfg.workers, len(group))} at once")
+            outs = run_stages(run, group, _train_reinforce, cfg.workers, on_done=lambda s: bar.update())
+            for stage, out in zip(group, outs):
+                _record_reinforce(run, stage, out)
+        else:
+            bar.set_postfix_str(group[0].name)
+            RUNNERS[group[0].kind](run, group[0])
+            bar.update()
     bar.close()
     trained = {k: v for k, v in run.per_prompt.items() if k in run.data["history"]}
     run.data["front"] = front(trained, run.data, cfg.front_kls, cfg.seed)
-    return DemoResult(run.data, run.policies, ref, tokenizer, evaluator, gold, proxy, run.per_prompt)
+    return DemoResult(run.data, run.policies, ref, tokenizer, evaluator, gold, proxy, run.per_prompt,
+                      run.state)
 
 
 def _config_dict(cfg: DemoConfig) -> dict:

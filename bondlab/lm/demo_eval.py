@@ -66,7 +66,8 @@ class TwoSetEvaluator:
     (the stop rule reads ``quantile`` and ``kl``), the report set's sample texts, and the per-prompt arrays
     of both sets under ``"select"`` and ``"report"``. ``counter`` (a :class:`bondlab.lm.budget.SampleCounter`)
     is paused during the evaluation (its samples are not part of a method's budget), and the record carries
-    the budget spent so far: ``policy_samples`` (the counter) and ``reward_calls`` (``reward``, a
+    the budget spent so far: ``policy_samples`` (the completions the evaluated policy itself drew),
+    ``samples_drawn`` (every completion, J-BOND's anchor samples included) and ``reward_calls`` (``reward``, a
     :class:`bondlab.lm.budget.CountingReward`), where they are set."""
 
     def __init__(self, ref, tokenizer, gold, proxy, select: EvalSet, report: EvalSet, max_new_tokens: int):
@@ -86,7 +87,8 @@ class TwoSetEvaluator:
         rec["select"] = {k: sel[k] for k in EVAL_KEYS if sel[k] is not None}
         rec["report"] = {k: rep[k] for k in EVAL_KEYS if rep[k] is not None}
         if self.counter is not None:
-            rec["policy_samples"] = self.counter.samples
+            rec["policy_samples"] = self.counter.of(policy)
+            rec["samples_drawn"] = self.counter.samples
         if self.reward is not None:
             rec["reward_calls"] = self.reward.texts
         return rec
@@ -108,7 +110,7 @@ def _clean(v):
 
 
 def history_columns(records: list, rng: np.random.Generator,
-                    extra=("step", "wall_s", "loss", "policy_samples", "reward_calls")) -> dict:
+                    extra=("step", "wall_s", "loss", "policy_samples", "samples_drawn", "reward_calls")) -> dict:
     """A history as columns: ``extra`` as recorded (None where a record lacks it), the report means of EVAL_KEYS, ``<key>_lo``/``<key>_hi``
     (95% intervals, every checkpoint resampled with one set of counts) for INTERVAL_KEYS, and the selection
     means the stop rule read as ``select_<key>``."""

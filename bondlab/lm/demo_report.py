@@ -41,9 +41,10 @@ def format_table(data: dict) -> str:
                      f"{_count(m.get('reward_calls')):>9}{m['wall_s']:>8.1f}{m['samples_per_prompt']:>9d}")
     cfg = data.get("config", {})
     lines.append(f"reported on {cfg.get('eval_prompts', '?')} report prompts (95% percentile bootstrap over them); "
-                 f"stop and checkpoint choices on {cfg.get('select_prompts', '?')} other selection prompts. samples, "
-                 "RM calls: drawn and scored in training (counted); Best-of-N draws and scores N per prompt at "
-                 f"inference (N/prompt). REINFORCE budget: J-BOND's {cfg.get('budget', '?')}.")
+                 f"stop and checkpoint choices on {cfg.get('select_prompts', '?')} other selection prompts. samples: "
+                 "completions the trained policy drew; RM calls: texts scored in training (J-BOND's include two "
+                 "anchor samples per policy sample); Best-of-N draws and scores N per prompt at inference "
+                 f"(N/prompt). REINFORCE budget: J-BOND's {cfg.get('budget', '?')}.")
     if "front" in data:
         lines += ["", front_table(data)]
     j = data["methods"].get("jbond")

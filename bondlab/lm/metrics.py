@@ -34,18 +34,28 @@ EVAL_KEYS = ("reward", "proxy_reward", "quantile", "kl", "length", "end_frac")
 
 def _completion_log_probs(model: GPT, idx: torch.Tensor, P: int, grad: bool) -> torch.Tensor:
     with torch.set_grad_enabled(grad):
-        return F.log_softmax(model(idx)[:, P - 1:].float(), dim=-1)                  # (B, T, V)
+        z = model(idx)[:, P - 1:]                                                    # (B, T, V)
+        return F.log_softmax(z.float() if z.dtype == torch.float16 else z, dim=-1)
 
 
-def token_kl(policy: GPT, ref: GPT, prompts: torch.Tensor, completions: torch.Tensor, *, grad: bool = False):
+def token_kl(policy: GPT, ref: GPT, prompts: torch.Tensor, completions: torch.Tensor, *, grad: bool = False,
+             policy_log_probs: torch.Tensor | None = None):
     """(B, T) per-token KL(pi(. | x, y_<t) || pi_ref(. | x, y_<t)) on the given completions, 0 after the end
-    token, and the (B, T) mask. Exact over the vocabulary; differentiable in ``policy`` when ``grad``."""
+    token, and the (B, T) mask. Exact over the vocabulary; differentiable in ``policy`` when ``grad``.
+    ``policy_log_probs``: the (B, T, V) laws ``policy.generate(..., log_probs=True)`` returned with these
+    completions (no grad), instead of a teacher-forced pass."""
     policy._check_prompts(prompts)
     if completions.ndim != 2 or completions.shape[0] != prompts.shape[0]:
         raise ValueError(f"completions must be (B, T) with B = {prompts.shape[0]}, got {tuple(completions.shape)}")
     P = prompts.shape[1]
     idx = torch.cat([prompts, completions[:, :-1]], dim=1)                           # (B, P+T-1)
-    lp = _completion_log_probs(policy, idx, P, grad)                                        # (B, T, V)
+    if policy_log_probs is None:
+        lp = _completion_log_probs(policy, idx, P, grad)                                    # (B, T, V)
+    elif grad or policy_log_probs.shape[:2] != completions.shape:
+        raise ValueError(f"policy_log_probs must be (B, T, V) with (B, T) = {tuple(completions.shape)}, "
+                         "and come without grad")
+    else:
+        lp = policy_log_probs
     lq = _completion_log_probs(ref, idx, P, False)                                          # (B, T, V)
     p = lp.exp()
     terms = torch.where(p > 0, p * (lp - lq), torch.zeros_like(p)).sum(-1)           # (B, T)
@@ -53,10 +63,12 @@ def token_kl(policy: GPT, ref: GPT, prompts: torch.Tensor, completions: torch.Te
     return torch.where(mask, terms, torch.zeros_like(terms)), mask
 
 
-def sequence_kl(policy: GPT, ref: GPT, prompts: torch.Tensor, completions: torch.Tensor) -> torch.Tensor:
+def sequence_kl(policy: GPT, ref: GPT, prompts: torch.Tensor, completions: torch.Tensor,
+                policy_log_probs: torch.Tensor | None = None) -> torch.Tensor:
     """(B,) sum_t KL(pi(. | x, y_<t) || pi_ref(. | x, y_<t)) along each completion y (no grad). Averaged over
-    y ~ pi it equals KL(pi(. | x) || pi_ref(. | x)) over whole sequences."""
-    return token_kl(policy, ref, prompts, completions)[0].sum(1)
+    y ~ pi it equals KL(pi(. | x) || pi_ref(. | x)) over whole sequences. ``policy_log_probs``: see
+    :func:`token_kl`."""
+    return token_kl(policy, ref, prompts, completions, policy_log_probs=policy_log_probs)[0].sum(1)
 
 
 @torch.no_grad()
@@ -152,13 +164,13 @@ def evaluate_per_prompt(policy: GPT, ref: GPT, tokenizer, prompt_texts, gold, pr
     (``proxy_reward`` None without a proxy; ``end_frac`` is 1.0 where the sample ended) and ``samples``
     (the first ``n_texts`` texts). Bootstrap intervals resample these arrays (:mod:`bondlab.intervals`)."""
     prompts = tokenizer.encode_prompts(list(prompt_texts))
-    comp, mask = policy.generate(prompts, max_new_tokens, generator)                 # (E, T)
+    comp, mask, laws = policy.generate(prompts, max_new_tokens, generator, log_probs=True)  # (E, T), (E, T, V)
     texts = texts_of(tokenizer, prompt_texts, comp)
     r = score(gold, texts)                                                            # (E,)
     return {"reward": r,
             "proxy_reward": score(proxy, texts) if proxy is not None else None,
             "quantile": quantile_against(pool, prompt_texts, r),
-            "kl": sequence_kl(policy, ref, prompts, comp).double().numpy(),          # (E,)
+            "kl": sequence_kl(policy, ref, prompts, comp, laws).double().numpy(),    # (E,)
             "length": mask.sum(1).double().numpy(),
             "end_frac": (comp == policy.cfg.end_id).any(1).double().numpy(),
             "samples": texts[:n_texts]}

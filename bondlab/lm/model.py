@@ -185,14 +185,16 @@ class GPT(nn.Module):
     @torch.no_grad()
     def generate(self, prompts: torch.Tensor, max_new_tokens: int, generator: torch.Generator, *,
                  temperature: float = 1.0, top_k: int | None = None, use_cache: bool = True,
-                 stop_at_end: bool = True):
+                 stop_at_end: bool = True, log_probs: bool = False):
         """Sample completions of a (B, P) batch of prompts.
 
         Returns ``(completions, mask)``: (B, T) long ids (pad after the end token) and (B, T) bool, True on
         the tokens that count (up to and including the end token); T <= max_new_tokens. One uniform number
         per row per step is drawn from ``generator`` whether or not the cache is used, so the cached and the
         recomputing sampler give the same sequences for the same generator. ``stop_at_end=False`` keeps
-        sampling past the end token (for timing only).
+        sampling past the end token (for timing only). ``log_probs=True`` adds a third result: the (B, T, V)
+        next-token laws log pi(. | x, y_<t) the sampler computed on the way (at temperature 1, before top-k),
+        which spares a teacher-forced pass (:func:`bondlab.lm.metrics.token_kl` takes them).
         """
         prompts = self._check_prompts(prompts)
         if not isinstance(generator, torch.Generator):
@@ -214,6 +216,7 @@ class GPT(nn.Module):
         out = torch.full((B, max_new_tokens), self.cfg.pad_id, dtype=torch.long, device=prompts.device)
         done = torch.zeros(B, dtype=torch.bool, device=prompts.device)
         logits = self(prompts, cache, 0)[:, -1]                       # (B, V) prefill
+        laws = []                                                     # T x (B, V) with log_probs
         t = 0
         for t in range(max_new_tokens):
             if t > 0:
@@ -221,6 +224,8 @@ class GPT(nn.Module):
                     logits = self(out[:, t - 1:t], cache, P + t - 1)[:, -1]   # (B, V) one new token
                 else:
                     logits = self(seq)[:, -1]                                 # (B, V) full recomputation
+            if log_probs:
+                laws.append(F.log_softmax(logits.float() if logits.dtype == torch.float16 else logits, dim=-1))
             nxt = _draw(logits, temperature, top_k, generator)               # (B,)
             if stop_at_end:
                 nxt = torch.where(done, torch.full_like(nxt, self.cfg.pad_id), nxt)
@@ -233,7 +238,7 @@ class GPT(nn.Module):
         self.train(was_training)
         out = out[:, :t + 1]
         mask = completion_mask(out, self.cfg.end_id) if stop_at_end else torch.ones_like(out, dtype=torch.bool)
-        return out, mask
+        return (out, mask, torch.stack(laws, dim=1)) if log_probs else (out, mask)     # laws: (B, T, V)
 
     # ------------------------------------------------------------------ log-probabilities
     def vocab_log_probs(self, prompts: torch.Tensor, completions: torch.Tensor):
