@@ -238,28 +238,6 @@ def sample_bon(ref_probs, rewards, n, size, rng: np.random.Generator, *, chunk: 
 # torch twin: a batch of finite spaces (e.g. prompts x enumerated sequences), log pi_ref in, log pi_BoN out
 # --------------------------------------------------------------------------------------------------
 
-def bon_log_probs_torch(log_ref: torch.Tensor, rewards: torch.Tensor, n: float) -> torch.Tensor:
-    """Batched log pi_BoN with the semantics of :func:`bon_log_probs`, differentiable in ``log_ref``.
-
-    log_ref: (..., K) log pi_ref, each row normalised (-inf allowed); rewards: (..., K) finite.
-    Returns (..., K). Use float64 where entries are tinier than float32 can hold.
-    """
-    if not isinstance(log_ref, torch.Tensor) or not isinstance(rewards, torch.Tensor):
-        raise ValueError("log_ref and rewards must be torch tensors")
-    if log_ref.shape != rewards.shape or log_ref.ndim == 0 or log_ref.shape[-1] == 0:
-        raise ValueError(f"log_ref {tuple(log_ref.shape)} and rewards {tuple(rewards.shape)} must share a non-empty shape")
-    if torch.isnan(log_ref).any() or (log_ref == float("inf")).any():
-        raise ValueError("log_ref contains NaN or +inf")
-    if not torch.isfinite(rewards).all():
-        raise ValueError("rewards contains NaN or inf")
-    total = torch.logsumexp(log_ref.detach(), dim=-1)
-    tol = 1e-5 if log_ref.dtype != torch.float64 else 1e-9
-
-
-# --------------------------------------------------------------------------------------------------
-# torch twin: a batch of finite spaces (e.g. prompts x enumerated sequences), log pi_ref in, log pi_BoN out
-# --------------------------------------------------------------------------------------------------
-
 def _check_torch(log_ref, rewards) -> torch.Tensor:
     """Validate the twin's inputs; returns each row's logsumexp (detached), to renormalise by."""
     for name, t in (("log_ref", log_ref), ("rewards", rewards)):

@@ -55,8 +55,11 @@ def run_exact(cfg, *, progress: bool = True, model=None, period: int | None = No
             rec["kl_from_bon"][str(n)].append(float(exact_kl(targets[n], lp)))
         return out
 
+    # the micro model is tiny: 512 policy samples a step (64 in smoke mode), prompts = that / K
+    per_step = 64 if cfg.smoke else 512
     jcfg = replace(cfg.jbond, anchor="hard", hard_period=period, keep_going=True, max_steps=rounds * period,
-                   eval_every=max(1, period // 10), max_new_tokens=space.length, seed=cfg.seed + 5, lr=1e-3)
+                   eval_every=max(1, period // 10), max_new_tokens=space.length, seed=cfg.seed + 5, lr=1e-3,
+                   batch_prompts=max(2, per_step // cfg.jbond.samples_per_prompt))
     reward_fn = lambda prompts, comp: micro_reward(comp).numpy()  # noqa: E731
     res = train_jbond(model, tok, [""], reward_fn, jcfg, evaluate=ev, progress=progress, desc="J-BOND exact (micro)")
     rec["step"] = [h["step"] for h in res.history]
