@@ -70,3 +70,20 @@ def test_bad_input_names_the_argument(call, name):
     space = grid_mixture(k=11)
     with pytest.raises(ValueError, match=name):
         call(space if name != "space" else None)
+
+
+def test_bon_log_with_the_rewards_sort_kept_is_bon_log_probs_exactly():
+    """The trainers take the rewards' sort once (``_bon_log``) and call it every step: bit for bit the numbers
+    of :func:`bondlab.bon.bon_log_probs`, with ties and zero-probability outcomes, however often it is called."""
+    from bondlab.bon import bon_log_probs
+    from bondlab.fit_exact import _bon_log
+    rng = np.random.default_rng(0)
+    r = np.round(rng.normal(size=40), 1)                      # about 30 levels: ties
+    assert np.unique(r).size < r.size
+    for n in (1, 2, 2.5, 1e6):
+        fn = _bon_log(r, n)
+        for _ in range(4):
+            p = rng.dirichlet(np.ones(r.size))
+            p[rng.integers(r.size, size=3)] = 0.0
+            p /= p.sum()
+            np.testing.assert_array_equal(fn(p), bon_log_probs(p, r, n))
