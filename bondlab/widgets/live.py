@@ -70,7 +70,7 @@ def live_figure(figsize, dpi: int = 80) -> Figure:
     def attached(_, content, buffers):   # ipympl's page is there: draw the background while the kernel is idle
         if content.get("type") == "initialized":
             loop = _kernel_loop()
-            loop.call_later(0.3, prepare, fig) if loop is not None else prepare(fig)
+            loop.call_later(0.3, prepare, fig, loop) if loop is not None else prepare(fig)
 
     canvas.on_msg(attached)
     canvas.get_diff_image = types.MethodType(_fast_diff_image, canvas)
