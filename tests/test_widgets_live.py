@@ -267,6 +267,20 @@ def test_span_limits_are_the_limits_autoscale_sets_and_a_flat_span_is_refused():
         span_limits((1.0, 1.0))
 
 
+def test_the_frames_png_decodes_to_its_pixels():
+    """The hand-written PNG of a frame (no row filter) read back by Pillow: noise, a mostly transparent diff,
+    odd sizes, one pixel."""
+    import io
+    from PIL import Image
+    from bondlab.widgets.live import _png
+    rng = np.random.default_rng(0)
+    sparse = np.zeros((40, 31, 4), dtype=np.uint8)
+    sparse[5:9, 3:20] = rng.integers(0, 256, size=(4, 17, 4), dtype=np.uint8)
+    for img in (rng.integers(0, 256, size=(17, 23, 4), dtype=np.uint8), sparse, np.full((1, 1, 4), 7, np.uint8)):
+        back = Image.open(io.BytesIO(_png(img)))
+        assert back.mode == "RGBA" and np.array_equal(np.asarray(back), img)
+
+
 def test_the_frame_sent_is_matplotlibs_diff_image_pixel_for_pixel():
     """live_figure's canvas encodes its diff PNG faster; decoded, it is matplotlib's own diff image."""
     import io
