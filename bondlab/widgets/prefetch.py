@@ -51,10 +51,17 @@ def _draw_at(fig, bg, i: int, ylim) -> None:
 
 def draw_expected(fig, bg, loop=None) -> None:
     """Draw every expected background of ``fig``'s axes: all now without ``loop``, else one per turn of it
-    (a slider step in between waits for one axes' drawing at most); stops if the background is replaced."""
+    (a slider step in between waits for one axes' drawing at most); stops if the background is replaced.
+    Nearest first: each axes' limits in order of their distance from the present ones (one slider step
+    away comes before ten), the axes taken in turn."""
     if bg.regions is None:   # overlapping axes: only whole-figure draws are exact
         return
-    jobs = [(i, lim) for i, ax in enumerate(fig.axes) for lim in getattr(ax, "_bondlab_expected", ())]
+    queues = []
+    for i, ax in enumerate(fig.axes):
+        lo, hi = ax.get_ylim()
+        near = sorted(getattr(ax, "_bondlab_expected", ()), key=lambda lim: abs(lim[0] - lo) + abs(lim[1] - hi))
+        queues.append([(i, lim) for lim in near])
+    jobs = [q[k] for k in range(max(map(len, queues), default=0)) for q in queues if k < len(q)]
     if loop is None:
         for job in jobs:
             _draw_at(fig, bg, *job)
