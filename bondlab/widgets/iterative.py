@@ -16,6 +16,7 @@ from ..spaces import grid_mixture
 from ..theory import bon_expected_quantile, bon_kl
 from .frames import static
 from .live import Panel, autoscale, live_figure, make_panel, readout_table, set_line, show
+from .prefetch import expect, span_limits
 
 __all__ = ["iterative_panel", "ROUNDS"]
 
@@ -61,6 +62,16 @@ def iterative_panel(n: int = 2, mode: str = "hard", period: int = 100, eta: floa
     readout, state = W.HTML(), {"space": space}
     cache: dict = {}
 
+    def marks_of(n_):
+        return [float(n_) ** m for m in range(1, ROUNDS + 1)]
+
+    def place(ax, f, n_):   # the Best-of-n^M markers and their labels, for n_
+        for line, text, m in zip(ax.lines[1:], ax.texts, marks_of(n_)):
+            v = f(space.ref_probs, space.rewards, m)
+            line.set_ydata([v, v])
+            text.set_text(f"BoN {m:g}")
+            text.xy = text.xyann = (0, v)   # the point and the text (placed at the point)
+
     def first_draw(hi, hj, marks, label, jlabel):
         for ax, key in ((axes[0], "quantile"), (axes[1], "kl_ref")):
             plot_quantile_vs_step(hi, space, key=key, bon_ns=marks, label=label, ax=ax)
@@ -73,19 +84,20 @@ def iterative_panel(n: int = 2, mode: str = "hard", period: int = 100, eta: floa
             ax.get_legend().set_loc("lower right")
         for ax in (axes[0], axes[1], axes[3]):   # Best-of-N markers: drawn with the background, change with n only
             static(*ax.lines[1:len(ax.texts) + 1], *ax.texts)
+        for ax, key, f in ((axes[0], "quantile", bon_expected_quantile), (axes[1], "kl_ref", bon_kl)):
+            # every n's limits (its span, or a quarter more when the run overshoots Best-of-n^M) with its
+            # markers, drawn ahead when the page attaches, at the x limits of that moment
+            poses = [(n_, lim) for n_ in ns for lim in span_limits(spans[key][n_], above=1)]
+            expect(ax, [lim for _, lim in poses], lambda k, ax=ax, f=f, poses=poses: place(ax, f, poses[k][0]))
 
     def draw(hi, hj, n_, label, jlabel, titles):
-        marks = [float(n_) ** m for m in range(1, ROUNDS + 1)]
+        marks = marks_of(n_)
         if not axes[0].lines:   # first update: the plot helpers draw; later ones set the same artists' data
             first_draw(hi, hj, marks, label, jlabel)
         for ax, key, f in ((axes[0], "quantile", bon_expected_quantile), (axes[1], "kl_ref", bon_kl)):
             y = np.asarray(hi[key])
             set_line(ax.lines[0], y, np.arange(1, y.size + 1))
-            for line, text, m in zip(ax.lines[1:], ax.texts, marks):
-                v = f(space.ref_probs, space.rewards, m)
-                line.set_ydata([v, v])
-                text.set_text(f"BoN {m:g}")
-                text.xy = text.xyann = (0, v)   # the point and the text (placed at the point)
+            place(ax, f, n_)
             ends = np.asarray(hi["round_end"], dtype=int)
             set_line(ax.lines[1 + len(marks)], y[ends], ends + 1)
             autoscale(ax, x=True, yspan=spans[key][n_])
