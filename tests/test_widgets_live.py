@@ -143,10 +143,10 @@ def test_a_blitted_frame_shows_what_a_full_draw_shows(make, name, values):
 @pytest.mark.parametrize("make, name, values, ahead, least", [
     (lambda: distill_panel(steps=20), "n", (17, 32, 9), [0], 30),
     (lambda: overopt_panel(), "m", (110, 120, 100, 30), [0, 1], 28),
-    (lambda: _iterative(), "n", (3, 4, 2, 4), [0, 1], 8)])
+    (lambda: _iterative(), "n", (3, 4, 2, 4), [0, 1], 8), (lambda: _iterative(), "period", (20, 10), [0, 1], 8)])
 def test_limits_drawn_ahead_are_pasted_and_show_what_a_full_draw_shows(make, name, values, ahead, least):
     """The limits a panel expects (notebook 03: every N's; 04: its spans widened by a few quarters; 05: every
-    n's, with that n's markers) are drawn when the page attaches (``prepare``); a step that moves an axes to
+    n's, with that n's markers, and the steps axis's next rungs) are drawn when the page attaches (``prepare``); a step that moves an axes to
     them draws no axes, and the picture is a full Agg draw's, as in the test above (so the markers put in
     place for the drawing ahead were put back). The values were chosen to move those axes' limits."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -162,9 +162,9 @@ def test_limits_drawn_ahead_are_pasted_and_show_what_a_full_draw_shows(make, nam
     drawn, keep = [], bg._keep
     bg._keep = lambda i, key: (drawn.append(i), keep(i, key))   # every axes drawn anew passes here
     for v in values:
-        before = [ax.get_ylim() for ax in fig.axes]
+        before = [ax.get_xlim() + ax.get_ylim() for ax in fig.axes]
         panel.controls[name].value = v              # the update blits (live.show)
-        moved = [i for i in ahead if fig.axes[i].get_ylim() != before[i]]
+        moved = [i for i in ahead if fig.axes[i].get_xlim() + fig.axes[i].get_ylim() != before[i]]
         assert moved and not set(moved) & set(drawn), (v, moved, drawn)
         blitted = _pixels(fig)
         FigureCanvasAgg.draw(fig.canvas)
@@ -269,6 +269,9 @@ def test_span_limits_are_the_limits_autoscale_sets_and_a_flat_span_is_refused():
                 assert ax.get_ylim() == ahead[4 * i + j]
     with pytest.raises(ValueError, match="span"):
         span_limits((1.0, 1.0))
+    from bondlab.widgets.prefetch import expect
+    with pytest.raises(ValueError, match="xlims"):
+        expect(ax, ahead, xlims=[None])
 
 
 def test_the_frames_png_decodes_to_its_pixels():

@@ -28,11 +28,15 @@ def span_limits(span, below: int = 0, above: int = 0) -> list:
             for i in range(below + 1) for j in range(above + 1)]
 
 
-def expect(ax, ylims, pose=None) -> None:
-    """Ask for the backgrounds of ``ax`` at each of ``ylims`` (x limits as they are then) to be drawn ahead.
-    ``pose(k)``, if given, puts the axes' static artists as they will be with the k-th limits (the panel's
-    own code, so their data are the same numbers); they are put back after."""
-    ax._bondlab_expected = [(float(lo), float(hi)) for lo, hi in ylims]
+def expect(ax, ylims, pose=None, xlims=None) -> None:
+    """Ask for the backgrounds of ``ax`` at each of ``ylims`` to be drawn ahead, with ``xlims[k]`` (None, or no
+    ``xlims``: the x limits as they are then). ``pose(k)``, if given, puts the axes' static artists as they will
+    be with the k-th limits (the panel's own code, so their data are the same numbers); they are put back after."""
+    ylims = [(float(lo), float(hi)) for lo, hi in ylims]
+    xlims = [None] * len(ylims) if xlims is None else [None if x is None else (float(x[0]), float(x[1])) for x in xlims]
+    if len(xlims) != len(ylims):
+        raise ValueError(f"xlims must have one entry per ylims entry ({len(ylims)}), got {len(xlims)}")
+    ax._bondlab_expected = list(zip(xlims, ylims))
     ax._bondlab_pose = pose
 
 
@@ -58,14 +62,16 @@ def _put_back(saved) -> None:
                 a.xy = xy
 
 
-def _draw_at(fig, bg, i: int, k: int, ylim) -> None:
-    """Draw axes ``i``'s background at ``ylim`` (and its ``pose(k)``) into its region and keep it (pinned);
-    the limits and static artists are put back. The canvas's pixels are left as scratch: every frame starts
-    from the kept background (blit_frame)."""
+def _draw_at(fig, bg, i: int, k: int, lims) -> None:
+    """Draw axes ``i``'s background at ``lims`` = (xlim or None, ylim) (and its ``pose(k)``) into its region and
+    keep it (pinned); the limits and static artists are put back. The canvas's pixels are left as scratch:
+    every frame starts from the kept background (blit_frame)."""
     ax, canvas = fig.axes[i], fig.canvas
     pose = getattr(ax, "_bondlab_pose", None)
-    old, saved = ax.get_ylim(), (_statics(ax) if pose is not None else [])
-    ax.set_ylim(ylim, auto=None)
+    old, saved = (ax.get_xlim(), ax.get_ylim()), (_statics(ax) if pose is not None else [])
+    if lims[0] is not None:
+        ax.set_xlim(lims[0], auto=None)
+    ax.set_ylim(lims[1], auto=None)
     try:
         if pose is not None:
             pose(k)
@@ -77,7 +83,8 @@ def _draw_at(fig, bg, i: int, k: int, ylim) -> None:
             ax.draw(canvas.get_renderer())
         bg.pinned[(i, key)] = canvas.copy_from_bbox(Bbox.from_extents(*bg.regions[i]))
     finally:
-        ax.set_ylim(old, auto=None)
+        ax.set_xlim(old[0], auto=None)
+        ax.set_ylim(old[1], auto=None)
         _put_back(saved)
 
 
@@ -90,10 +97,16 @@ def draw_expected(fig, bg, loop=None) -> None:
         return
     queues = []
     for i, ax in enumerate(fig.axes):
-        lo, hi = ax.get_ylim()
-        near = sorted(enumerate(getattr(ax, "_bondlab_expected", ())),
-                      key=lambda kl: abs(kl[1][0] - lo) + abs(kl[1][1] - hi))
-        queues.append([(i, k, lim) for k, lim in near])
+        (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+
+        def far(entry, x0=x0, x1=x1, y0=y0, y1=y1):   # from the present limits, in their own widths
+            x, y = entry[1]
+            x = x or (x0, x1)
+            return ((abs(x[0] - x0) + abs(x[1] - x1)) / (abs(x1 - x0) or 1.0)
+                    + (abs(y[0] - y0) + abs(y[1] - y1)) / (abs(y1 - y0) or 1.0))
+
+        near = sorted(enumerate(getattr(ax, "_bondlab_expected", ())), key=far)
+        queues.append([(i, k, lims) for k, lims in near])
     jobs = [q[k] for k in range(max(map(len, queues), default=0)) for q in queues if k < len(q)]
     if loop is None:
         for job in jobs:
