@@ -2,11 +2,11 @@
 
 An update is what one slider step costs the kernel: the callback (set ``control.value``), alone ("compute")
 and with the frame the browser is sent ("frame": ipympl's blitted Agg draw and PNG diff; the old panels drew
-their PNG inside the callback). With
-``--baseline REV`` the same steps run on the bondlab package of git revision REV in a subprocess of the same
+their PNG inside the callback; before the first "frame" step the background is drawn as when the page
+attaches, see :func:`attached`). With ``--baseline REV`` the same steps run on the bondlab package of git revision REV in a subprocess of the same
 run, and the table gives the ratio old / new (the machine's load is shared by both).
 
-    .venv/bin/python benchmarks/bench_widgets.py [--quick] [--baseline HEAD~3] [--json out.json]
+    .venv/bin/python benchmarks/bench_widgets.py [--quick] [--baseline HEAD~3 [--rounds 2]] [--json out.json]
 """
 from __future__ import annotations
 
@@ -82,6 +82,8 @@ def run(count: int) -> dict:
             for mode in ("compute", "frame"):
                 if hasattr(canvas, "syncing_data_url"):
                     canvas.syncing_data_url = mode == "compute"   # False: as once ipympl's page is there
+                if mode == "frame":
+                    attached(panel.fig)
                 times[mode] = []
                 for v in steps_of(control, count):
                     t0 = time.perf_counter()
@@ -89,6 +91,17 @@ def run(count: int) -> dict:
                     times[mode].append(1e3 * (time.perf_counter() - t0))
             out[f"{nb}/{name}"] = times
     return out
+
+
+def attached(fig) -> None:
+    """What the page's arrival does before any slider step: the static background, titles and legends are
+    drawn while the kernel is idle (``frames.prepare``), so no step below pays for the first whole draw.
+    Revisions older than ``prepare`` drew the whole figure on their first frame."""
+    try:
+        from bondlab.widgets.frames import prepare
+    except ImportError:
+        return
+    prepare(fig)
 
 
 def baseline(rev: str, count: int) -> dict:
@@ -103,26 +116,41 @@ def baseline(rev: str, count: int) -> dict:
         return json.loads(res.stdout.splitlines()[-1])
 
 
+def _pool(into: dict, times: dict) -> None:
+    for key, modes in times.items():
+        for mode, ts in modes.items():
+            into.setdefault(key, {}).setdefault(mode, []).extend(ts)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="3 steps per control and mode instead of 7")
     ap.add_argument("--count", type=int, default=None, help="slider steps per control")
     ap.add_argument("--baseline", metavar="REV", help="also time bondlab at git revision REV, in the same run")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="with --baseline: alternate old and new this many times and pool the steps (a shared machine's "
+                         "load then falls on both alike)")
     ap.add_argument("--json", metavar="PATH", help="write the raw times (ms) here")
     ap.add_argument("--raw", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     count = a.count or (3 if a.quick else 7)
-    if count < 1:
-        print("bench_widgets: --count must be >= 1", file=sys.stderr)
+    if count < 1 or a.rounds < 1:
+        print("bench_widgets: --count and --rounds must be >= 1", file=sys.stderr)
         return 2
     os.environ.setdefault("MPLBACKEND", "Agg")
     if a.raw:
         print(json.dumps(run(count)))
         return 0
-    old = baseline(a.baseline, count) if a.baseline else None
-    new = run(count)
+    old, new = ({} if a.baseline else None), {}
+    for r in range(a.rounds if a.baseline else 1):   # old first in even rounds, new first in odd ones
+        for which in (("old", "new") if r % 2 == 0 else ("new", "old")):
+            if which == "old" and a.baseline:
+                _pool(old, baseline(a.baseline, count))
+            elif which == "new":
+                _pool(new, run(count))
     med = statistics.median
-    print(f"bench_widgets: {count} slider steps per control and mode; times in ms")
+    rounds = f", {a.rounds} alternating rounds pooled" if a.baseline and a.rounds > 1 else ""
+    print(f"bench_widgets: {count} slider steps per control and mode{rounds}; times in ms")
     print("  compute: the callback alone (no page attached, nothing drawn)")
     print("  frame:   the callback with a page attached, including the frame sent to it (old panels: their PNG)")
     head = f"{'panel/control':<18}{'compute med':>12}{'worst':>8}{'frame med':>11}{'worst':>8}"

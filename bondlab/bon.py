@@ -97,23 +97,29 @@ class Levels:
         return out
 
 
-def levels(ref_probs, rewards, *, _checked: bool = False) -> Levels:
-    """Group outcomes into reward levels (exact equality of rewards defines a tie)."""
-    if not _checked:
-        ref_probs = V.probs(ref_probs)
-        rewards = V.rewards(rewards, ref_probs.size)
-    p = ref_probs / ref_probs.sum()                         # renormalised once, here only
+def _level_sort(rewards):
+    """``(order, starts, counts, level rewards)``: the part of :func:`levels` that depends on the rewards only."""
     order = np.argsort(rewards)                             # (K,) the one sort (stability not needed)
     r_s = rewards[order]                                    # (K,)
     new = np.empty(r_s.size, dtype=bool)
     new[0] = True
     np.not_equal(r_s[1:], r_s[:-1], out=new[1:])
     starts = np.flatnonzero(new)                            # (L,)
-    counts = np.diff(np.append(starts, r_s.size))           # (L,)
+    return order, starts, np.diff(np.append(starts, r_s.size)), r_s[starts]
+
+
+def levels(ref_probs, rewards, *, _checked: bool = False, _sort=None) -> Levels:
+    """Group outcomes into reward levels (exact equality of rewards defines a tie). ``_sort``: the rewards'
+    :func:`_level_sort`, when a caller keeps it across many ``ref_probs`` (same numbers)."""
+    if not _checked:
+        ref_probs = V.probs(ref_probs)
+        rewards = V.rewards(rewards, ref_probs.size)
+    p = ref_probs / ref_probs.sum()                         # renormalised once, here only
+    order, starts, counts, r_lv = _level_sort(rewards) if _sort is None else _sort
     mass = np.add.reduceat(p[order], starts)                # (L,)
     below = np.minimum(np.append(0.0, np.cumsum(mass)[:-1]), 1.0)           # exclusive prefix sums
     above = np.minimum(np.append(np.cumsum(mass[::-1])[::-1][1:], 0.0), 1.0)  # exclusive suffix sums
-    return Levels(order, counts, r_s[starts], mass, below, above)
+    return Levels(order, counts, r_lv, mass, below, above)
 
 
 def quantiles(ref_probs, rewards):
@@ -160,6 +166,10 @@ def bon_log_probs(ref_probs, rewards, n) -> np.ndarray:
     Sessa et al. 2024, Theorem 1, in its level form; pi_ref is renormalised as :func:`bon_probs` says.
     """
     ref_probs, lv, n = _checked_levels(ref_probs, rewards, n)
+    return _log_bon_of_levels(ref_probs, lv, n)
+
+
+def _log_bon_of_levels(ref_probs, lv: Levels, n: float) -> np.ndarray:
     with np.errstate(divide="ignore"):
         return np.log(_share(ref_probs, lv)) + lv.to_outcomes(_level_log_bon(lv, n))
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _validate as V
-from .bon import bon_log_probs, quantiles
+from .bon import _level_sort, _log_bon_of_levels, bon_log_probs, levels, quantiles
 from .objectives import LOG16
 from .spaces import Space
 from .train import METRICS
@@ -110,6 +110,34 @@ def _metrics(lp, lt, la, space: Space, beta: float, p_le):
     return [{m: vals[m][:, i].tolist() for m in METRICS} for i in range(lp.shape[1])]
 
 
+def _bon_log(rewards, n):
+    """``p -> bon_log_probs(p, rewards, n)`` for one fixed rewards vector and n, on the policies' own (valid)
+    probabilities, with the rewards' sort taken once. For a whole n <= 8 (the panels' n; J-BOND's 2), in fewer
+    operations: F_hi^n - F_lo^n = m sum_k F_hi^k F_lo^(n-1-k), a sum of positive terms (no cancellation), so
+    log pi_BoN(y) = log pi(y) + log sum_k F_hi^k F_lo^(n-1-k) agrees with the general form to float64 rounding
+    (tests/test_fit_exact.py). Otherwise the general form's own numbers."""
+    r, n = V.rewards(rewards), V.n_real(n)
+    sort = _level_sort(r)
+    if n != int(n) or n > 8:
+        return lambda p: _log_bon_of_levels(p, levels(p, r, _checked=True, _sort=sort), n)
+    order, starts, counts, _ = sort
+    whole = int(n)
+
+    def log_bon(p):
+        p = p / p.sum()
+        mass = np.add.reduceat(p[order], starts)                                          # (L,) as levels()
+        lo = np.minimum(np.append(0.0, np.cumsum(mass)[:-1]), 1.0)                        # F(r-)
+        hi = lo + mass                                                                    # F(r)
+        tot = lo ** (whole - 1)
+        for j in range(1, whole):
+            tot = tot + hi ** j * lo ** (whole - 1 - j)
+        out = np.empty_like(p)
+        out[order] = np.repeat(tot, counts)
+        with np.errstate(divide="ignore"):
+            return np.log(p) + np.log(out)
+    return log_bon
+
+
 def _check(space, steps, lr):
     if not isinstance(space, Space):
         raise ValueError(f"space must be a bondlab.spaces.Space, got {type(space).__name__}")
@@ -127,12 +155,12 @@ def fit_bond_exact(space: Space, n, betas, family: str = "tabular", steps: int =
     w = np.array([V.unit_interval(b, "betas") for b in betas], dtype=np.float64)[:, None]   # (B, 1)
     fam = _Family(family, space, w.shape[0])
     lt = bon_log_probs(space.ref_probs, space.rewards, n)                                  # (K,)
-    opt, lps = _Adam(fam.params.shape, lr), []
+    opt, lps, lp = _Adam(fam.params.shape, lr), [], fam.log_probs()                      # lp: (B, K)
     for _ in range(steps):
-        lp = fam.log_probs()                                                               # (B, K)
         g = (1 - w) * _grad_fwd(lp, lt) + w * _grad_kl(lp, lt)
         opt.step(fam.params, fam.grad(g))
-        lps.append(fam.log_probs())
+        lp = fam.log_probs()                                                               # the next step's too
+        lps.append(lp)
     lp = np.stack(lps)                                                                     # (S, B, K)
     with np.errstate(divide="ignore"):
         la = np.log(space.ref_probs / space.ref_probs.sum())
@@ -149,14 +177,15 @@ def iterative_exact(space: Space, n, rounds: int, period: int, eta: float = 0.0,
     n, eta, beta = V.n_real(n), V.unit_interval(eta, "eta"), V.unit_interval(beta, "beta")
     fam = _Family(family, space, 1)
     anchor = fam.params.copy()
+    bon_log = _bon_log(space.rewards, n)
     la = fam.log_probs(anchor)                                                             # (1, K)
-    lt = bon_log_probs(np.exp(la[0]), space.rewards, n)[None]
+    lt = bon_log(np.exp(la[0]))[None]
     opt, lps, lts, las = _Adam(fam.params.shape, lr), [], [], []
-    hist_n, ends = [], []
+    hist_n, ends, lp = [], [], fam.log_probs()
     for t in range(steps):
-        lp = fam.log_probs()
         opt.step(fam.params, fam.grad((1 - beta) * _grad_fwd(lp, lt) + beta * _grad_kl(lp, lt)))
-        lps.append(fam.log_probs())
+        lp = fam.log_probs()                                                               # the next step's too
+        lps.append(lp)
         lts.append(lt)
         las.append(la)
         if eta > 0:
@@ -169,7 +198,7 @@ def iterative_exact(space: Space, n, rounds: int, period: int, eta: float = 0.0,
         else:
             continue
         la = fam.log_probs(anchor)
-        lt = bon_log_probs(np.exp(la[0]), space.rewards, n)[None]
+        lt = bon_log(np.exp(la[0]))[None]
     lp = np.stack(lps)
     hist = _metrics(lp, np.stack(lts), np.stack(las), space, beta, quantiles(space.ref_probs, space.rewards)[1])[0]
     hist["bon_equivalent_n"], hist["round_end"] = hist_n, ends
@@ -188,18 +217,18 @@ def jbond_exact(space: Space, beta: float = 0.5, gamma: float = 0.0, eta: float 
     r = space.rewards
     gt = (r[None, :] > r[:, None]).astype(np.float64)                                      # (K, K) r(y') > r(y)
     fam = _Family(family, space, 1)
-    anchor = fam.params.copy()
-    opt, lps, lts, las = _Adam(fam.params.shape, lr), [], [], []
+    anchor, bon2 = fam.params.copy(), _bon_log(r, 2)
+    opt, lps, lts, las, lp = _Adam(fam.params.shape, lr), [], [], [], fam.log_probs()
     for _ in range(steps):
         la = fam.log_probs(anchor)                                                         # (1, K)
-        lt = bon_log_probs(np.exp(la[0]), r, 2)[None]                                      # BoN_2 of the anchor
+        lt = bon2(np.exp(la[0]))[None]                                                     # BoN_2 of the anchor
         rbar = -LOG16 * (gt @ np.exp(la[0])) ** 2                                          # (K,)
-        lp = fam.log_probs()
         p = np.exp(lp)
         g = (1 - beta) * _grad_fwd(lp, lt) + (beta + float(gamma)) * _grad_kl(lp, la) \
             - beta * p * (rbar - (p * rbar).sum(-1, keepdims=True))
         opt.step(fam.params, fam.grad(g))
-        lps.append(fam.log_probs())
+        lp = fam.log_probs()                                                               # the next step's too
+        lps.append(lp)
         lts.append(lt)
         las.append(la)
         anchor = (1 - eta) * anchor + eta * fam.params

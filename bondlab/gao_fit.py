@@ -18,7 +18,7 @@ import numpy as np
 from scipy import optimize
 
 from . import _validate as V
-from .reward_curves import bon_curve_point, bon_curves
+from .reward_curves import BonCurve, bon_curves
 from .theory import gao_bon, gao_rl
 
 __all__ = ["GaoFit", "fit_gao", "best_n", "best_n_from_fit"]
@@ -88,7 +88,8 @@ def best_n(ref_probs, gold, proxy, ns, *, refine: bool = True) -> int:
     i = int(np.argmax(curves.gold))
     if not refine:
         return int(ns[i])
-    return _refine(lambda n: bon_curve_point(ref_probs, gold, proxy, n)[1], np.asarray(ns), i)
+    curve = BonCurve(ref_probs, gold, proxy)
+    return _refine(lambda n: curve(n)[1], np.asarray(ns), i)
 
 
 def best_n_from_fit(fit: GaoFit, ref_probs, proxy, ns, *, refine: bool = True) -> int:
@@ -96,7 +97,8 @@ def best_n_from_fit(fit: GaoFit, ref_probs, proxy, ns, *, refine: bool = True) -
     from the fitted curve. Largest N of the grid when the fit never turns down within it."""
     ref_probs = V.probs(ref_probs)
     ns = np.asarray(ns)
-    d_of = lambda n: np.sqrt(bon_curve_point(ref_probs, proxy, proxy, n)[0])
+    curve = BonCurve(ref_probs, proxy, proxy)
+    d_of = lambda n: np.sqrt(curve(n)[0])
     ds = np.array([d_of(n) for n in ns])
     i = int(np.argmax(fit(ds)))
     if not refine:

@@ -18,12 +18,12 @@ from . import _validate as V
 from .gao_fit import GaoFit, _refine, best_n, best_n_from_fit, fit_gao
 from .proxy import Proxy, ProxyConfig, fit_proxy
 from .quantile_estimates import QuantileView, mean_plug_in_target, quantile_view
-from .reward_curves import (Curves, bon_curve_point, bon_curves, bond_curves, calibration, kl_regularised,
+from .reward_curves import (BonCurve, Curves, bon_curve_point, bon_curves, bond_curves, calibration, kl_regularised,
                             policy_curves, rl_curves)
 from .spaces import REWARD_SHAPES, Space, grid_mixture
 
 __all__ = ["OveroptConfig", "Curves", "GaoFit", "QuantileView", "Overopt", "make_space", "n_grid", "beta_grid",
-           "bon_curve_point", "bon_curves", "kl_regularised", "rl_curves", "fit_gao", "best_n", "best_n_from_fit",
+           "bon_curve_point", "BonCurve", "bon_curves", "kl_regularised", "rl_curves", "fit_gao", "best_n", "best_n_from_fit",
            "calibration", "mean_plug_in_target", "quantile_view", "policy_curves", "bond_curves", "run_overopt",
            "to_json"]
 
@@ -124,13 +124,13 @@ def run_overopt(cfg: OveroptConfig = OveroptConfig(), *, quantile: bool = True) 
     fit_bon = fit_gao(bon.d, bon.gold - gold0, "bon")
     fit_rl = fit_gao(rl.d, rl.gold - gold0, "rl")
     i = int(np.argmax(bon.gold))
-    n_true = _refine(lambda n: bon_curve_point(ref, gold, r, n)[1], ns, i) if cfg.refine else int(ns[i])
+    curve = BonCurve(ref, gold, r)   # the proxy's levels, taken once for every N below
+    n_true = _refine(lambda n: curve(n)[1], ns, i) if cfg.refine else int(ns[i])
     n_fit = best_n_from_fit(fit_bon, ref, r, ns, refine=cfg.refine)
     qv = quantile_view(ref, gold, r, ns, cfg.ks) if (quantile and len(cfg.ks)) else None
     return Overopt(cfg, space, proxy, bon, rl, fit_bon, fit_rl, n_true, n_fit, calibration(ref, gold, r), qv,
                    dict(gold_ref=gold0, gold_max=float(gold.max()),
-                        gold_at_best_true=bon_curve_point(ref, gold, r, n_true)[1],
-                        gold_at_best_fit=bon_curve_point(ref, gold, r, n_fit)[1]))
+                        gold_at_best_true=curve(n_true)[1], gold_at_best_fit=curve(n_fit)[1]))
 
 
 def to_json(res: Overopt) -> dict:

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _validate as V
-from .bon import bon_levels
+from .bon import _level_log_bon, levels
 from .objectives import rlhf_optimal_probs
 from .spaces import Space
 
-__all__ = ["Curves", "bon_curve_point", "bon_curves", "kl_regularised", "rl_curves", "policy_curves", "bond_curves",
+__all__ = ["Curves", "bon_curve_point", "BonCurve", "bon_curves", "kl_regularised", "rl_curves", "policy_curves", "bond_curves",
            "calibration"]
 
 
@@ -42,16 +42,29 @@ def bon_curve_point(ref_probs, gold, proxy, n):
     pi_BoN / pi_ref is constant inside a proxy level, so all three are sums over the proxy's levels:
     KL = sum_l b_l log(b_l / m_l), E[r] = sum_l b_l * (pi_ref-weighted mean of r in level l).
     """
-    lv, log_b = bon_levels(ref_probs, proxy, n)                         # (L,) log Best-of-n level mass
-    b = np.exp(log_b)
-    live = b > 0
-    kl = max(0.0, float(np.sum(b[live] * (log_b[live] - np.log(lv.mass[live])))))
-    p = np.asarray(ref_probs, dtype=np.float64)[lv.order]               # (K,) in level order
-    starts = np.cumsum(lv.counts) - lv.counts                           # (L,)
-    gold_l = np.add.reduceat(p * np.asarray(gold, dtype=np.float64)[lv.order], starts)  # (L,) mass-weighted
-    with np.errstate(invalid="ignore", divide="ignore"):
-        gold_mean = np.where(lv.mass > 0, gold_l / np.where(lv.mass > 0, lv.mass, 1.0), 0.0)
-    return kl, float(b @ gold_mean), float(b @ lv.reward)
+    return BonCurve(ref_probs, gold, proxy)(n)
+
+
+class BonCurve:
+    """:func:`bon_curve_point` for one ``(ref_probs, gold, proxy)`` and many n: the proxy's levels and the
+    level means of gold are taken once, then each ``curve(n)`` is the same numbers for a few level sums."""
+
+    def __init__(self, ref_probs, gold, proxy):
+        ref_probs = V.probs(ref_probs)
+        self.levels = lv = levels(ref_probs, V.rewards(proxy, ref_probs.size), _checked=True)
+        p = ref_probs[lv.order]                                             # (K,) in level order
+        starts = np.cumsum(lv.counts) - lv.counts                           # (L,)
+        gold_l = np.add.reduceat(p * np.asarray(gold, dtype=np.float64)[lv.order], starts)  # (L,) mass-weighted
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.gold_mean = np.where(lv.mass > 0, gold_l / np.where(lv.mass > 0, lv.mass, 1.0), 0.0)
+
+    def __call__(self, n):
+        lv = self.levels
+        log_b = _level_log_bon(lv, V.n_real(n))                             # (L,) log Best-of-n level mass
+        b = np.exp(log_b)
+        live = b > 0
+        kl = max(0.0, float(np.sum(b[live] * (log_b[live] - np.log(lv.mass[live])))))
+        return kl, float(b @ self.gold_mean), float(b @ lv.reward)
 
 
 def _check_pair(ref_probs, gold, proxy):
@@ -67,7 +80,8 @@ def bon_curves(ref_probs, gold, proxy, ns) -> Curves:
         raise ValueError("ns must be a non-empty 1-D list of N >= 1")
     for n in ns:
         V.n_real(n, "ns")
-    pts = np.array([bon_curve_point(ref_probs, gold, proxy, n) for n in ns])  # (P, 3)
+    curve = BonCurve(ref_probs, gold, proxy)
+    pts = np.array([curve(n) for n in ns])  # (P, 3)
     return Curves(ns, pts[:, 0], pts[:, 1], pts[:, 2])
 
 

@@ -70,3 +70,30 @@ def test_bad_input_names_the_argument(call, name):
     space = grid_mixture(k=11)
     with pytest.raises(ValueError, match=name):
         call(space if name != "space" else None)
+
+
+def test_bon_log_of_the_trainers_is_bon_log_probs():
+    """The trainers take the rewards' sort once (``_bon_log``) and call it every step. For a real n it is
+    :func:`bondlab.bon.bon_log_probs`'s own computation, bit for bit; for a whole n <= 8 (J-BOND's 2, the panel's
+    n) the sum-of-powers form, equal to float64 rounding: both take F from cumulative sums over the L levels,
+    each good to L ulps (Higham), and a log adds an ulp of its value, so |diff| <= L eps (1 + |log pi|). Ties,
+    zero-probability outcomes (-inf in both), very unequal policies, and every call the same."""
+    from bondlab.bon import bon_log_probs
+    from bondlab.fit_exact import _bon_log
+    rng = np.random.default_rng(0)
+    for r in (np.round(rng.normal(size=40), 1), np.linspace(-1.0, 1.0, 61)):   # ties (about 30 levels), none
+        levels = np.unique(r).size
+        for n in (1, 2, 2.5, 3, 4, 8, 1e6):
+            fn = _bon_log(r, n)
+            for alpha in (0.05, 1.0, 20.0):
+                p = rng.dirichlet(np.full(r.size, alpha))
+                p[rng.integers(r.size, size=3)] = 0.0
+                p /= p.sum()
+                got, want = fn(p), bon_log_probs(p, r, n)
+                if n != int(n) or n > 8:
+                    np.testing.assert_array_equal(got, want)
+                    continue
+                assert np.array_equal(np.isneginf(got), np.isneginf(want)) and np.all(np.isfinite(want) | np.isneginf(want))
+                live = np.isfinite(want)
+                tol = levels * np.finfo(np.float64).eps * (1.0 + np.abs(want[live]))
+                assert np.all(np.abs(got[live] - want[live]) <= tol), (n, alpha)

@@ -4,7 +4,7 @@ import pytest
 
 from bondlab.bon import bon_probs, sample_bon
 from bondlab.divergences import kl
-from bondlab.overopt import (OveroptConfig, beta_grid, best_n, best_n_from_fit, bon_curves, bond_curves, calibration, fit_gao,
+from bondlab.overopt import (BonCurve, OveroptConfig, beta_grid, best_n, best_n_from_fit, bon_curves, bond_curves, calibration, fit_gao,
                              kl_regularised, make_space, mean_plug_in_target, n_grid, policy_curves, quantile_view, rl_curves,
                              run_overopt, to_json)
 from bondlab.proxy import ProxyConfig, fit_proxy, pairwise_accuracy
@@ -43,6 +43,22 @@ def test_exact_curves_match_the_exact_law(toy):
         assert c.kl[i] == pytest.approx(bon_kl(sp.ref_probs, proxy, n), rel=1e-9, abs=1e-12)
         assert c.kl[i] == pytest.approx(kl(p, sp.ref_probs), rel=1e-8, abs=1e-12)
     assert c.kl[0] == pytest.approx(0, abs=1e-12) and c.gold[0] == pytest.approx(sp.ref_probs @ sp.rewards)
+
+
+def test_one_bon_curve_for_many_n_matches_the_exact_law_with_tied_proxy_levels(toy):
+    """``BonCurve`` keeps the proxy's levels across N (bon_curves, best N, the panel): each N against the law
+    of ``bon_probs``, on a proxy rounded into ties, in two orders (nothing carried from one N to the next)."""
+    sp, proxy = toy
+    tied = np.round(proxy / np.ptp(proxy), 1)                 # about 10 levels over 201 outcomes
+    assert np.unique(tied).size < 20
+    curve, ns = BonCurve(sp.ref_probs, sp.rewards, tied), [1, 3, 7.5, 50, 1000]
+    got = [curve(n) for n in ns]
+    assert [curve(n) for n in ns[::-1]] == got[::-1]
+    for n, (k, g, r) in zip(ns, got):
+        p = bon_probs(sp.ref_probs, tied, n)
+        assert g == pytest.approx(p @ sp.rewards, rel=1e-10, abs=1e-12)
+        assert r == pytest.approx(p @ tied, rel=1e-10, abs=1e-12)
+        assert k == pytest.approx(kl(p, sp.ref_probs), rel=1e-8, abs=1e-12)
 
 
 @pytest.mark.parametrize("n", [2, 8, 64])

@@ -140,6 +140,73 @@ def test_a_blitted_frame_shows_what_a_full_draw_shows(make, name, values):
     assert blit_frame(panel.fig)                    # nothing moved: the background is reused
 
 
+@pytest.mark.parametrize("make, name, values, ahead, least", [
+    (lambda: distill_panel(steps=20), "n", (17, 32, 9), [0], 30),
+    (lambda: overopt_panel(), "m", (110, 120, 100, 30), [0, 1], 28),
+    (lambda: _iterative(), "n", (3, 4, 2, 4), [0, 1], 8), (lambda: _iterative(), "period", (20, 10), [0, 1], 8)])
+def test_limits_drawn_ahead_are_pasted_and_show_what_a_full_draw_shows(make, name, values, ahead, least):
+    """The limits a panel expects (notebook 03: every N's; 04: its spans widened by a few quarters; 05: every
+    n's, with that n's markers, and the steps axis's next rungs) are drawn when the page attaches (``prepare``); a step that moves an axes to
+    them draws no axes, and the picture is a full Agg draw's, as in the test above (so the markers put in
+    place for the drawing ahead were put back). The values were chosen to move those axes' limits."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from bondlab.widgets.frames import _axes_key, prepare
+    panel = make()
+    fig = panel.fig
+    fig.canvas.syncing_data_url = False
+    keys = [_axes_key(ax) for ax in fig.axes]
+    prepare(fig)
+    bg = fig.canvas._bondlab_background
+    assert [_axes_key(ax) for ax in fig.axes] == keys   # limits and markers as they were
+    assert len(bg.pinned) >= least
+    drawn, keep = [], bg._keep
+    bg._keep = lambda i, key: (drawn.append(i), keep(i, key))   # every axes drawn anew passes here
+    for v in values:
+        before = [ax.get_xlim() + ax.get_ylim() for ax in fig.axes]
+        panel.controls[name].value = v              # the update blits (live.show)
+        moved = [i for i in ahead if fig.axes[i].get_xlim() + fig.axes[i].get_ylim() != before[i]]
+        assert moved and not set(moved) & set(drawn), (v, moved, drawn)
+        blitted = _pixels(fig)
+        FigureCanvasAgg.draw(fig.canvas)
+        assert _off_frame(fig, (blitted != _pixels(fig)).any(-1)) == 0
+
+
+def test_in_a_kernel_loop_limits_are_drawn_ahead_one_per_turn_and_a_step_in_between_is_served():
+    """With the kernel's loop, ``prepare`` draws one expected background per turn: a slider step that arrives
+    meanwhile runs between two of them (its frame is exact), and all of them are there in the end."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from bondlab.widgets.frames import prepare
+    panel = distill_panel(steps=20)
+    fig = panel.fig
+    fig.canvas.syncing_data_url = False
+    wanted = len(fig.axes[0]._bondlab_expected)
+    seen, inner = {}, panel.latest.fn
+
+    def update_then_look():                         # the frame as sent, then a full draw of the same state
+        inner()
+        seen["pinned at the step"] = len(fig.canvas._bondlab_background.pinned)
+        seen["frame"] = _pixels(fig)
+        FigureCanvasAgg.draw(fig.canvas)
+        seen["full"] = _pixels(fig)
+
+    panel.latest.fn = update_then_look
+
+    async def attach_then_step():
+        prepare(fig, asyncio.get_running_loop())
+        await asyncio.sleep(0)
+        panel.controls["n"].value = 9               # served on the loop's next turns, between two drawings
+        for _ in range(wanted + 3):
+            await asyncio.sleep(0)
+
+    asyncio.run(attach_then_step())
+    bg = fig.canvas._bondlab_background
+    pinned = len(bg.pinned)
+    assert 0 < seen["pinned at the step"] < pinned
+    assert pinned + sum(k[0] == 0 for k in bg.cache) >= wanted   # the first N's and N = 9's were drawn as usual
+    assert fig.axes[0].get_title().startswith("Best-of-9 ")
+    assert _off_frame(fig, (seen["frame"] != seen["full"]).any(-1)) == 0
+
+
 def _iterative():
     from bondlab.widgets.iterative import iterative_panel
     return iterative_panel(period=10, jbond_steps=10)
@@ -181,6 +248,44 @@ def test_spanned_limits_stay_put_while_the_data_stay_inside_and_grow_by_quarters
     line.set_ydata([0.03, 7.0])
     autoscale(ax, yspan="decades")
     assert ax.get_ylim() == pytest.approx((0.01, 10.0))
+
+
+def test_span_limits_are_the_limits_autoscale_sets_and_a_flat_span_is_refused():
+    """What a panel asks to be drawn ahead must be, float for float, what autoscale later sets (else the kept
+    backgrounds would never be found): data leaving the span by up to 2 quarters below and 3 above."""
+    from matplotlib.figure import Figure
+    from bondlab.widgets.frames import autoscale
+    from bondlab.widgets.prefetch import span_limits
+    span = (-0.05, 1.0)
+    ahead, q = span_limits(span, below=2, above=3), 0.25 * 1.05
+    assert len(ahead) == 12 == len(set(ahead))
+    ax = Figure().subplots()
+    line, = ax.plot([0, 1], [0.2, 0.5])
+    for i in range(3):
+        for j in range(4):
+            for f in (0.1, 0.9):                     # anywhere inside the quarter
+                line.set_ydata([span[0] - (i - 1 + f) * q if i else 0.0, span[1] + (j - 1 + f) * q if j else 0.5])
+                autoscale(ax, yspan=span)
+                assert ax.get_ylim() == ahead[4 * i + j]
+    with pytest.raises(ValueError, match="span"):
+        span_limits((1.0, 1.0))
+    from bondlab.widgets.prefetch import expect
+    with pytest.raises(ValueError, match="xlims"):
+        expect(ax, ahead, xlims=[None])
+
+
+def test_the_frames_png_decodes_to_its_pixels():
+    """The hand-written PNG of a frame (no row filter) read back by Pillow: noise, a mostly transparent diff,
+    odd sizes, one pixel."""
+    import io
+    from PIL import Image
+    from bondlab.widgets.live import _png
+    rng = np.random.default_rng(0)
+    sparse = np.zeros((40, 31, 4), dtype=np.uint8)
+    sparse[5:9, 3:20] = rng.integers(0, 256, size=(4, 17, 4), dtype=np.uint8)
+    for img in (rng.integers(0, 256, size=(17, 23, 4), dtype=np.uint8), sparse, np.full((1, 1, 4), 7, np.uint8)):
+        back = Image.open(io.BytesIO(_png(img)))
+        assert back.mode == "RGBA" and np.array_equal(np.asarray(back), img)
 
 
 def test_the_frame_sent_is_matplotlibs_diff_image_pixel_for_pixel():

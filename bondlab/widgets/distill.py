@@ -18,6 +18,7 @@ from ..policies import FAMILIES
 from ..spaces import grid_mixture
 from ..train import objective_beta
 from .live import Panel, autoscale, live_figure, make_panel, readout_table, set_fill, set_line, show
+from .prefetch import expect, span_limits
 
 __all__ = ["distill_panel", "bimodal_space", "OBJECTIVES_SHOWN"]
 
@@ -53,6 +54,7 @@ def distill_panel(beta: float = 0.5, n: int = 4, weight: float = 0.5, family: st
            for n_ in range(c_n.min, c_n.max + 1)}
     fig = live_figure((12, 3.4))
     ax_fit, ax_kl, ax_h = fig.subplots(1, 3)
+    expect(ax_fit, [span_limits((0.0, top[n_]))[0] for n_ in top])   # every N's limits, drawn when the page attaches
     readout, state = W.HTML(), {}
 
 

@@ -239,7 +239,7 @@ class _Background:
         self.blank = np.asarray(renderer.buffer_rgba()).copy()   # (H, W, 4), row 0 at the top
         canvas.restore_region(self.whole)
         self.size, self.keys = fig.bbox.bounds, [_axes_key(ax) for ax in fig.axes]
-        self.cache, self.labels = {}, {}
+        self.cache, self.labels, self.pinned = {}, {}, {}   # pinned: drawn ahead (prefetch.py), never dropped
         if self.regions is not None:
             for i, ax in enumerate(fig.axes):
                 self._keep(i, self.keys[i])
@@ -270,8 +270,9 @@ class _Background:
         for i, (ax, key) in enumerate(zip(fig.axes, keys)):
             if key == self.keys[i]:
                 continue
-            if (i, key) in self.cache:
-                canvas.restore_region(self.cache[(i, key)])
+            kept = self.pinned.get((i, key), self.cache.get((i, key)))
+            if kept is not None:
+                canvas.restore_region(kept)
             else:
                 self._erase(i)
                 with _Hidden([ax]):
@@ -310,12 +311,15 @@ def _draw_over(fig: Figure, bg: _Background) -> None:
             _paste_or_draw(ax, a, bg.labels, key if a is ax.title else None)
 
 
-def prepare(fig: Figure) -> None:
+def prepare(fig: Figure, loop=None) -> None:
     """Draw the static background, the titles and the legends now (when the page has just attached and the
-    kernel is idle), without sending a frame, so that the first slider step blits like the others."""
+    kernel is idle), without sending a frame, so that the first slider step blits like the others; then the
+    backgrounds of the limits the panel expects (:mod:`.prefetch`), one per turn of ``loop`` if given."""
     if getattr(fig.canvas, "_bondlab_background", None) is None:
-        fig.canvas._bondlab_background = _Background(fig)
-        _draw_over(fig, fig.canvas._bondlab_background)
+        bg = fig.canvas._bondlab_background = _Background(fig)
+        _draw_over(fig, bg)
+        from .prefetch import draw_expected
+        draw_expected(fig, bg, loop)
 
 
 def show(fig: Figure) -> None:

@@ -16,6 +16,7 @@ from ..spaces import grid_mixture
 from ..theory import bon_expected_quantile, bon_kl
 from .frames import static
 from .live import Panel, autoscale, live_figure, make_panel, readout_table, set_line, show
+from .prefetch import expect, span_limits
 
 __all__ = ["iterative_panel", "ROUNDS"]
 
@@ -56,10 +57,30 @@ def iterative_panel(n: int = 2, mode: str = "hard", period: int = 100, eta: floa
     spans = {"quantile": {n_: (q_ref, bon_expected_quantile(p, r, float(n_) ** ROUNDS)) for n_ in ns},
              "kl_ref": {n_: (0.0, bon_kl(p, r, float(n_) ** ROUNDS)) for n_ in ns},
              "jbond": (q_ref, bon_expected_quantile(p, r, 16))}
+    # the iterative run's steps axis (ROUNDS * T steps) spans a rung of a ladder of widths x1.5 from the
+    # smallest T's: ten limits in all, each a function of T, so they can be drawn ahead (the data fill 2/3 of it
+    # or more)
+    c_t = controls["period"]
+    rungs = [float(ROUNDS * c_t.min)]
+    while rungs[-1] < ROUNDS * c_t.max:
+        rungs.append(1.5 * rungs[-1])
     fig = live_figure((12, 6))
     axes = fig.subplots(2, 2).ravel()
     readout, state = W.HTML(), {"space": space}
     cache: dict = {}
+
+    def rung(steps):
+        return next(x for x in rungs if x >= steps)
+
+    def marks_of(n_):
+        return [float(n_) ** m for m in range(1, ROUNDS + 1)]
+
+    def place(ax, f, n_):   # the Best-of-n^M markers and their labels, for n_
+        for line, text, m in zip(ax.lines[1:], ax.texts, marks_of(n_)):
+            v = f(space.ref_probs, space.rewards, m)
+            line.set_ydata([v, v])
+            text.set_text(f"BoN {m:g}")
+            text.xy = text.xyann = (0, v)   # the point and the text (placed at the point)
 
     def first_draw(hi, hj, marks, label, jlabel):
         for ax, key in ((axes[0], "quantile"), (axes[1], "kl_ref")):
@@ -73,22 +94,28 @@ def iterative_panel(n: int = 2, mode: str = "hard", period: int = 100, eta: floa
             ax.get_legend().set_loc("lower right")
         for ax in (axes[0], axes[1], axes[3]):   # Best-of-N markers: drawn with the background, change with n only
             static(*ax.lines[1:len(ax.texts) + 1], *ax.texts)
+        n0, at = int(controls["n"].value), rungs.index(rung(len(hi["quantile"])))
+        for ax, key, f in ((axes[0], "quantile", bon_expected_quantile), (axes[1], "kl_ref", bon_kl)):
+            # drawn ahead when the page attaches: every n's y limits (its span, or a quarter more when the run
+            # overshoots Best-of-n^M) with its markers, at the x limits of that moment; and this n's with the
+            # two rungs of steps on either side
+            poses = [(n_, None, y) for n_ in ns for y in span_limits(spans[key][n_], above=1)]
+            poses += [(n0, span_limits((0.0, x))[0], y) for x in rungs[max(at - 2, 0):at] + rungs[at + 1:at + 3]
+                      for y in span_limits(spans[key][n0], above=1)]
+            expect(ax, [y for _, _, y in poses], lambda k, ax=ax, f=f, poses=poses: place(ax, f, poses[k][0]),
+                   xlims=[x for _, x, _ in poses])
 
     def draw(hi, hj, n_, label, jlabel, titles):
-        marks = [float(n_) ** m for m in range(1, ROUNDS + 1)]
+        marks = marks_of(n_)
         if not axes[0].lines:   # first update: the plot helpers draw; later ones set the same artists' data
             first_draw(hi, hj, marks, label, jlabel)
         for ax, key, f in ((axes[0], "quantile", bon_expected_quantile), (axes[1], "kl_ref", bon_kl)):
             y = np.asarray(hi[key])
             set_line(ax.lines[0], y, np.arange(1, y.size + 1))
-            for line, text, m in zip(ax.lines[1:], ax.texts, marks):
-                v = f(space.ref_probs, space.rewards, m)
-                line.set_ydata([v, v])
-                text.set_text(f"BoN {m:g}")
-                text.xy = text.xyann = (0, v)   # the point and the text (placed at the point)
+            place(ax, f, n_)
             ends = np.asarray(hi["round_end"], dtype=int)
             set_line(ax.lines[1 + len(marks)], y[ends], ends + 1)
-            autoscale(ax, x=True, yspan=spans[key][n_])
+            autoscale(ax, x=True, xspan=(0.0, rung(y.size)), yspan=spans[key][n_])
         y = np.asarray(hj["kl_anchor"])
         for ax, yy, span in ((axes[2], y, None), (axes[3], np.asarray(hj["quantile"]), spans["jbond"])):
             set_line(ax.lines[0], yy, np.arange(1, yy.size + 1))

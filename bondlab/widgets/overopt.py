@@ -16,6 +16,7 @@ from ..theory import bon_kl_bound
 from ..proxy import pairwise_accuracy
 from ..plots.overopt import overopt_series, plot_overopt, plot_rewards, rewards_series, rewards_title
 from .live import Panel, autoscale, live_figure, make_panel, readout_table, set_fill, set_label, set_line, show
+from .prefetch import expect, span_limits
 
 __all__ = ["overopt_panel"]
 
@@ -49,25 +50,35 @@ def overopt_panel(m: int = 100, noise: float = 0.1, capacity: int = 2, weight: f
     readout = W.HTML()
     state: dict = {}
 
+    def spans(res):
+        """The y spans of both axes: the gold reward's range (the rescaled pi_ref and the compared outcomes lie in
+        it too) and [-g, g], where every gold gain lies (d of Best-of-N lies below the KL bound: the x span)."""
+        gold = res.space.rewards
+        g = float(gold.max() - gold.min())
+        return (min(float(gold.min()), -0.05 * float(gold.max())), float(gold.max())), (-g, g)
+
     def draw(res):
+        span_r, span_c = spans(res)
         if not ax_r.lines:   # first update: the plot helpers draw; later ones set the same artists' data
             plot_rewards(res, ax=ax_r)
             plot_overopt(res, ax=ax_c)
+            # the proxy leaves the spans by a few quarters (most often up to 4 under, 3 over on the left, 2 and 3
+            # on the right): those limits are drawn ahead when the page attaches
+            expect(ax_r, span_limits(span_r, below=4, above=3))
+            expect(ax_c, span_limits(span_c, below=2, above=3))
         lines, (x, area) = rewards_series(res)
         set_fill(ax_r.collections[0], x, area)
         for line, (lx, ly, _, _) in zip(ax_r.lines, lines):
             set_line(line, ly, lx)
         ax_r.set_title(rewards_title(res), fontsize=10)
-        gold = res.space.rewards   # the gold reward, the rescaled pi_ref and the compared outcomes lie in yspan
-        autoscale(ax_r, yspan=(min(float(gold.min()), -0.05 * float(gold.max())), float(gold.max())))
+        autoscale(ax_r, yspan=span_r)
         for line, (lx, ly, label, _) in zip(ax_c.lines, overopt_series(res)):
             if ly is None:
                 line.set_xdata(lx)
             else:
                 set_line(line, ly, lx)
             set_label(ax_c, line, _unnumbered(label))   # the numbers are in the readout
-        g = float(gold.max() - gold.min())   # a gold gain lies in [-g, g]; d of Best-of-N below the KL bound
-        autoscale(ax_c, x=True, xspan=(0.0, float(np.sqrt(bon_kl_bound(cfg_n_max)))), yspan=(-g, g))
+        autoscale(ax_c, x=True, xspan=(0.0, float(np.sqrt(bon_kl_bound(cfg_n_max)))), yspan=span_c)
         show(fig)
 
     def update(*_):
