@@ -144,7 +144,7 @@ def test_every_slider_changes_figure_and_readout(browser, voila_url, prefix, n_s
     page.goto(f"{voila_url}/voila/render/{nb.name}", timeout=LOAD_TIMEOUT_MS)
     page.locator(".widget-slider").first.wait_for(state="visible", timeout=LOAD_TIMEOUT_MS)
     page.locator(f".widget-box :is({FIGURE})").first.wait_for(state="visible", timeout=LOAD_TIMEOUT_MS)
-    page.wait_for_timeout(1500)
+    page.wait_for_timeout(3000)   # panels draw their axes ahead when the page attaches (about 1-1.6 s here)
     panels = _panels(page)
     assert sum(len(s) for *_, s in panels) >= n_sliders, f"{nb.name}: expected {n_sliders} sliders in its panels"
     failures, rows = [], []
