@@ -33,6 +33,8 @@ def register(groups) -> None:
     p.add_argument("--threads", type=A.THREADS, default=1,
                    help="torch CPU threads (default 1: the model is small, and one thread was faster than two on a "
                         "busy 2-core machine)")
+    p.add_argument("--workers", type=A.THREADS, default=2,
+                   help="REINFORCE runs trained at once, each in its own process (default 2; 1: one after the other)")
     A.add_force(p)
     p.set_defaults(func=run, check=check)
 
@@ -51,7 +53,8 @@ def run(args) -> int:
     from ..lm.demo import DemoConfig, format_table, run_demo, write_outputs
     torch.set_num_threads(args.threads)
     smoke = bool(args.smoke or smoke_mode())
-    kw = dict(target_n=args.target_n, exact=args.exact, keep_going=args.keep_going, seed=args.seed)
+    kw = dict(target_n=args.target_n, exact=args.exact, keep_going=args.keep_going, seed=args.seed,
+              workers=args.workers)
     if args.budget is not None:
         kw["budget"] = args.budget
     cfg = DemoConfig.smoke_config(**kw) if smoke else DemoConfig(**kw)
