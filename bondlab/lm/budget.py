@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import functools
 from contextlib import contextmanager
+from dataclasses import replace
 
 from .model import GPT
 
-__all__ = ["CountingReward", "SampleCounter"]
+__all__ = ["CountingReward", "SampleCounter", "reinforce_budget"]
 
 
 class CountingReward:
@@ -84,3 +85,18 @@ class SampleCounter:
 
     def __exit__(self, *exc) -> None:
         GPT.generate, self._saved = self._saved, None
+
+
+def reinforce_budget(cfg, rcfg, jbond_steps: int, jbond_s: float, *, policy_samples: int = 0,
+                     reward_calls: int = 0):
+    """The ReinforceConfig ``rcfg`` given J-BOND's budget in the unit ``cfg.budget`` (a DemoConfig's): as many
+    steps as fit in J-BOND's counted ``policy_samples`` (``budget="samples"``) or ``reward_calls``
+    (``"reward_calls"``), at least one (a REINFORCE step draws and scores batch_prompts x samples_per_prompt
+    completions); J-BOND's number of steps (``"steps"``); or its training seconds (``"wall"``, at most
+    max(its max_steps, 50 x J-BOND's steps))."""
+    if cfg.budget == "wall":
+        return replace(rcfg, budget_s=jbond_s, max_steps=max(rcfg.max_steps, 50 * jbond_steps))
+    if cfg.budget == "steps":
+        return replace(rcfg, budget_s=None, max_steps=jbond_steps)
+    units = policy_samples if cfg.budget == "samples" else reward_calls
+    return replace(rcfg, budget_s=None, max_steps=max(1, units // (rcfg.batch_prompts * rcfg.samples_per_prompt)))

@@ -39,7 +39,7 @@ from tqdm.auto import tqdm
 from .. import _validate as V
 from ..intervals import LEVEL, N_BOOT, paired_difference
 from ..theory import bon_kl_bound
-from .budget import CountingReward, SampleCounter
+from .budget import CountingReward, SampleCounter, reinforce_budget
 from .corpus import PROMPT_OPENINGS
 from .demo_eval import (TwoSetEvaluator, best_of_n_report, entry_from_history, eval_sets, front, history_columns,
                         interval_fields, interval_rng, per_prompt_history)
@@ -136,20 +136,6 @@ def plan(cfg: DemoConfig) -> tuple[Stage, ...]:
     if cfg.exact:
         stages.append(Stage("exact", "exact"))
     return tuple(stages)
-
-
-def reinforce_budget(cfg: DemoConfig, rcfg: ReinforceConfig, jbond_steps: int, jbond_s: float, *,
-                     policy_samples: int = 0, reward_calls: int = 0) -> ReinforceConfig:
-    """REINFORCE with J-BOND's budget: as many steps as fit in J-BOND's counted ``policy_samples``
-    (``budget="samples"``) or ``reward_calls`` (``"reward_calls"``), at least one (a REINFORCE step draws and
-    scores batch_prompts x samples_per_prompt completions); J-BOND's number of steps (``"steps"``); or its
-    training seconds (``"wall"``, at most max(its max_steps, 50 x J-BOND's steps))."""
-    if cfg.budget == "wall":
-        return replace(rcfg, budget_s=jbond_s, max_steps=max(rcfg.max_steps, 50 * jbond_steps))
-    if cfg.budget == "steps":
-        return replace(rcfg, budget_s=None, max_steps=jbond_steps)
-    units = policy_samples if cfg.budget == "samples" else reward_calls
-    return replace(rcfg, budget_s=None, max_steps=max(1, units // (rcfg.batch_prompts * rcfg.samples_per_prompt)))
 
 
 @dataclass
