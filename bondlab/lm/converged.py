@@ -128,8 +128,7 @@ def converged_rounds(log_ref: torch.Tensor, rewards: torch.Tensor, beta: float, 
     for m in range(1, rounds + 1):
         a = jbond_round_exact(a, r, beta, gamma)
         bon = exact_bon_log_probs(la, r, 2 ** m)                                      # (S,) Best-of-2^m of pi_ref
-        out["kl_pi_bon"].append(exact_kl(a, bon).item())
-        out["kl_bon_pi"].append(exact_kl(bon, a).item())
-        out["kl_pi_ref"].append(exact_kl(a, la).item())
+        for key, (p, q) in (("kl_pi_bon", (a, bon)), ("kl_bon_pi", (bon, a)), ("kl_pi_ref", (a, la))):
+            out[key].append(max(0.0, exact_kl(p, q).item()))   # a KL is >= 0; rounding can leave -4e-16
     out["log_probs"] = a
     return out
