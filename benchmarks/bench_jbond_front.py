@@ -51,8 +51,7 @@ GRID = {
     "+exact, K4 all, gamma 1": ("jbond", replace(J, batch_prompts=16, gamma=1.0), O(4, "exact", "all")),
     "+exact, K4 all, beta 0.25": ("jbond", replace(J, batch_prompts=16, beta=0.25), O(4, "exact", "all")),
     "+exact, K4 all, eta 0.01": ("jbond", replace(J, batch_prompts=16, eta=0.01), O(4, "exact", "all")),
-    "recommended (demo): +exact, K4 all, eta 0.02, beta 0.25": ("jbond", JBondConfig.recommended(eval_every=10),
-                                                                 O.of(JBondConfig.recommended())),
+    "recommended (demo default)": ("jbond", JBondConfig.recommended(eval_every=10), O.of(JBondConfig.recommended())),
     "recommended, x2 batch": ("jbond", JBondConfig.recommended(eval_every=10, batch_prompts=32),
                               O.of(JBondConfig.recommended())),
     "default, eta 0.02": ("jbond", replace(J, eta=0.02), O()),
@@ -65,7 +64,7 @@ GRID = {
     "REINFORCE 0.01 exact K4": ("reinforce", replace(R, beta_rl=0.01, batch_prompts=16), O(4, "exact")),
     "REINFORCE 1 exact K4": ("reinforce", replace(R, beta_rl=1.0, batch_prompts=16), O(4, "exact")),
 }
-QUICK = ("jbond default", "recommended (demo): +exact, K4 all, eta 0.02, beta 0.25", "REINFORCE 0.1 exact K4")
+QUICK = ("jbond default", "recommended (demo default)", "REINFORCE 0.1 exact K4")
 
 
 def fmt(c: dict, scale: float) -> str:
