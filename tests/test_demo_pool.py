@@ -14,8 +14,18 @@ def _drop_wall(d: dict) -> dict:
     return {k: {f: v for f, v in m.items() if f != "wall_s"} for k, m in d.items()}
 
 
-@pytest.mark.skipif(not can_fork(), reason="no fork start method on this platform")
-def test_workers_give_the_same_table_as_one_by_one():
+@pytest.fixture
+def one_thread():
+    """torch on one thread for the test (the suite may run on two): the only case in which the demo forks."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.skipif("fork" not in __import__("multiprocessing").get_all_start_methods(), reason="no fork here")
+def test_workers_give_the_same_table_as_one_by_one(one_thread):
+    assert can_fork()
     one = tiny_demo(beta_rls=(0.1, 1.0), workers=1)
     two = tiny_demo(beta_rls=(0.1, 1.0), workers=2)
     assert list(one.data["methods"]) == list(two.data["methods"])     # same rows, same order
@@ -38,8 +48,19 @@ def test_runs_of_groups_consecutive_stages_of_a_kind():
     assert [[s.name for s in g] for g in groups] == [["s0"], ["s1"], ["s2", "s3", "s4"], ["s5"], ["s6"]]
 
 
-@pytest.mark.skipif(not can_fork(), reason="no fork start method on this platform")
-def test_run_stages_keeps_order_and_passes_where_it_ran():
+def test_no_fork_while_torch_runs_on_several_threads():
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert not can_fork()
+        stages = [Stage(f"s{i}", "x") for i in range(2)]
+        assert run_stages("R", stages, lambda run, stage, in_worker: in_worker, 2) == [False, False]
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.mark.skipif("fork" not in __import__("multiprocessing").get_all_start_methods(), reason="no fork here")
+def test_run_stages_keeps_order_and_passes_where_it_ran(one_thread):
     stages = [Stage(f"s{i}", "x") for i in range(3)]
     work = lambda run, stage, in_worker: (run, stage.name, in_worker)  # noqa: E731
     done = []

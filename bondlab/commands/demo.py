@@ -34,7 +34,8 @@ def register(groups) -> None:
                    help="torch CPU threads (default 1: the model is small, and one thread was faster than two on a "
                         "busy 2-core machine)")
     p.add_argument("--workers", type=A.THREADS, default=2,
-                   help="REINFORCE runs trained at once, each in its own process (default 2; 1: one after the other)")
+                   help="REINFORCE runs trained at once, each in its own process (default 2; 1: one after the "
+                        "other; with --threads above 1 they always run one after the other)")
     A.add_force(p)
     p.set_defaults(func=run, check=check)
 

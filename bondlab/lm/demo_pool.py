@@ -7,7 +7,8 @@ the demo's process, so it starts with the models, the evaluation sets and J-BOND
 and sends back plain data (the history, the counted budget and the policy's weights). Every run draws its
 numbers from its own seeded generators, so one worker or several give the same table (``tests/test_demo_pool.py``).
 
-Where ``fork`` is not a start method of the platform, or ``workers`` is 1, the stages run here, in order.
+Where ``fork`` is not a start method of the platform, torch runs on several threads (:func:`can_fork`), or
+``workers`` is 1, the stages run here, in order.
 """
 from __future__ import annotations
 
@@ -20,8 +21,12 @@ _SHARED = None     # (run, work): set just before the workers are forked, read b
 
 
 def can_fork() -> bool:
-    """Whether worker processes can be forked here (Linux, macOS; not Windows)."""
-    return "fork" in mp.get_all_start_methods()
+    """Whether worker processes can be forked here: the platform has the ``fork`` start method (Linux,
+    macOS; not Windows) and torch runs on one thread. A process forked from one that runs torch's OpenMP
+    pool can hang in its first parallel region (GNU OpenMP is not fork-safe); with one thread torch opens no
+    parallel region, and a run that already uses several threads has no idle core to give a worker anyway."""
+    import torch
+    return "fork" in mp.get_all_start_methods() and torch.get_num_threads() == 1
 
 
 def runs_of(stages, kind: str) -> list:
