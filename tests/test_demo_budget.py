@@ -59,8 +59,14 @@ def test_counts_match_an_independent_count(jb):
     assert gold.texts == expected
 
 
-def test_keep_going_continues_the_count():
-    res = tiny_demo(keep_going=True, keep_going_steps=2)
+@pytest.fixture(scope="module")
+def kept():
+    """One tiny demo with keep-going (seed 4), shared by the tests that read it."""
+    return tiny_demo(seed=4, keep_going=True, keep_going_steps=2)
+
+
+def test_keep_going_continues_the_count(kept):
+    res = kept
     j, k = res.data["methods"]["jbond"], res.data["methods"]["jbond_keep_going"]
     assert k["policy_samples"] == JB["batch_prompts"] * (j["steps"] + 2)
     assert k["samples_drawn"] == k["reward_calls"] == 3 * JB["batch_prompts"] * (j["steps"] + 2)
@@ -130,10 +136,10 @@ def test_counting_reward():
     assert math.isfinite(float(r(["x"])[0]))
 
 
-def test_keep_going_leaves_the_stopped_policy_as_it_was():
+def test_keep_going_leaves_the_stopped_policy_as_it_was(kept):
     """keep-going trains J-BOND's state further; the demo's "jbond" policy is still the one at the stop:
     the same weights as a run without keep-going, and its state continues to the keep-going policy."""
-    plain, kept = tiny_demo(seed=4), tiny_demo(seed=4, keep_going=True, keep_going_steps=2)
+    plain = tiny_demo(seed=4)
     for a, b in zip(plain.policies["jbond"].parameters(), kept.policies["jbond"].parameters()):
         assert torch.equal(a, b)
     assert any(not torch.equal(a, b) for a, b in zip(kept.policies["jbond"].parameters(),
