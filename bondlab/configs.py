@@ -30,6 +30,9 @@ OBJECTIVES = ("jeffreys", "forward", "backward")
 ANCHORS = ("ema", "hard")
 KLS = ("sample", "exact")            # how the KL parts are estimated along a sampled sequence
 PAIRS = ("first", "all")             # which anchor pairs J-BOND's reward and SFT term read
+# the variance options the recommended J-BOND and REINFORCE share: K samples per prompt, the exact token KL,
+# and prompts per step (K x prompts = 64 policy samples, as the default J-BOND's 64 prompts)
+LOW_VARIANCE = {"samples_per_prompt": 4, "kl": "exact", "batch_prompts": 16}
 FAMILIES = ("tabular", "gaussian")
 GRADIENTS = ("exact", "sampled")
 QUANTILES = ("exact", "mc", "learned")
@@ -256,8 +259,7 @@ class JBondConfig(JBondParams):
         (docs/theory/jbond.md): K = 4 samples per prompt, every anchor pair, the exact per-prefix KL, 16
         prompts a step (64 policy samples, as the default's 64 prompts), a slower anchor (eta 0.02) and
         beta 0.25. ``kw`` overrides fields."""
-        return cls(**{"samples_per_prompt": 4, "kl": "exact", "pairs": "all", "batch_prompts": 16, "eta": 0.02,
-                      "beta": 0.25, **kw})
+        return cls(**{**LOW_VARIANCE, "pairs": "all", "eta": 0.02, "beta": 0.25, **kw})
 
 
 @dataclass
@@ -324,4 +326,4 @@ class ReinforceConfig(ReinforceParams):
         """REINFORCE with the variance options J-BOND's :meth:`JBondConfig.recommended` takes (the fair
         comparison): K = 4 samples per prompt (per-prompt leave-one-out baseline), the exact per-prefix KL, 16
         prompts a step. ``kw`` overrides fields."""
-        return cls(**{"samples_per_prompt": 4, "kl": "exact", "batch_prompts": 16, **kw})
+        return cls(**{**LOW_VARIANCE, **kw})

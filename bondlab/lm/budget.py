@@ -48,7 +48,6 @@ class SampleCounter:
     part of it. Counters may nest (each counts)."""
 
     def __init__(self):
-        self.samples = 0
         self._by_model = {}   # id(model) -> completions it drew (the models live as long as the run)
         self._paused = 0
         self._saved = None
@@ -60,6 +59,11 @@ class SampleCounter:
             yield self
         finally:
             self._paused -= 1
+
+    @property
+    def samples(self) -> int:
+        """Every completion drawn while counted, by any model."""
+        return sum(self._by_model.values())
 
     def of(self, model) -> int:
         """The completions ``model`` (a GPT) drew while counted."""
@@ -76,7 +80,6 @@ class SampleCounter:
             out = inner(model, prompts, *args, **kw)
             if not counter._paused:
                 rows = int(out[0].shape[0])                                          # (B, T) completions drawn
-                counter.samples += rows
                 counter._by_model[id(model)] = counter._by_model.get(id(model), 0) + rows
             return out
 

@@ -261,16 +261,12 @@ def _record_reinforce(run: _Run, stage: Stage, out: dict) -> None:
     run.record(stage.name, out["history"], **out["budget"], beta_rl=out["beta_rl"], stop_reason=out["stop_reason"])
 
 
-def _run_reinforce(run: _Run, stage: Stage) -> None:
-    _record_reinforce(run, stage, _train_reinforce(run, stage))
-
-
 def _run_exact(run: _Run, stage: Stage) -> None:
     run.data["exact"] = run_exact(run.cfg, progress=run.progress)
 
 
 RUNNERS = {"best-of-n": _run_best_of_n, "jbond": _run_jbond, "jbond_keep_going": _run_keep_going,
-           "reinforce": _run_reinforce, "exact": _run_exact}
+           "exact": _run_exact}   # REINFORCE stages: _train_reinforce through demo_pool.run_stages
 
 
 def _load_models():
@@ -301,8 +297,8 @@ def run_demo(cfg: DemoConfig | None = None, *, ref=None, tokenizer=None, gold=No
                data={"config": _config_dict(cfg), "methods": {}, "history": {}})
     bar = tqdm(total=len(stages), desc="demo", disable=not progress)
     for group in runs_of(stages, "reinforce"):   # the REINFORCE runs are independent: they may run at once
-        if len(group) > 1:
-            bar.set_postfix_str(f"{len(group)} REINFORCE runs, {min(cfg.workers, len(group))} at once")
+        if group[0].kind == "reinforce":
+            bar.set_postfix_str(f"{len(group)} REINFORCE run(s), up to {min(cfg.workers, len(group))} at once")
             outs = run_stages(run, group, _train_reinforce, cfg.workers, on_done=lambda s: bar.update())
             for stage, out in zip(group, outs):
                 _record_reinforce(run, stage, out)

@@ -32,12 +32,6 @@ __all__ = ["RefPool", "token_kl", "sequence_kl", "policy_sequence_kl", "texts_of
 EVAL_KEYS = ("reward", "proxy_reward", "quantile", "kl", "length", "end_frac")
 
 
-def _completion_log_probs(model: GPT, idx: torch.Tensor, P: int, grad: bool) -> torch.Tensor:
-    with torch.set_grad_enabled(grad):
-        z = model(idx)[:, P - 1:]                                                    # (B, T, V)
-        return F.log_softmax(z.float() if z.dtype == torch.float16 else z, dim=-1)
-
-
 def token_kl(policy: GPT, ref: GPT, prompts: torch.Tensor, completions: torch.Tensor, *, grad: bool = False,
              policy_log_probs: torch.Tensor | None = None):
     """(B, T) per-token KL(pi(. | x, y_<t) || pi_ref(. | x, y_<t)) on the given completions, 0 after the end
@@ -47,16 +41,16 @@ def token_kl(policy: GPT, ref: GPT, prompts: torch.Tensor, completions: torch.Te
     policy._check_prompts(prompts)
     if completions.ndim != 2 or completions.shape[0] != prompts.shape[0]:
         raise ValueError(f"completions must be (B, T) with B = {prompts.shape[0]}, got {tuple(completions.shape)}")
-    P = prompts.shape[1]
-    idx = torch.cat([prompts, completions[:, :-1]], dim=1)                           # (B, P+T-1)
     if policy_log_probs is None:
-        lp = _completion_log_probs(policy, idx, P, grad)                                    # (B, T, V)
+        with torch.set_grad_enabled(grad):
+            lp, _ = policy.vocab_log_probs(prompts, completions)                       # (B, T, V)
     elif grad or policy_log_probs.shape[:2] != completions.shape:
         raise ValueError(f"policy_log_probs must be (B, T, V) with (B, T) = {tuple(completions.shape)}, "
                          "and come without grad")
     else:
         lp = policy_log_probs
-    lq = _completion_log_probs(ref, idx, P, False)                                          # (B, T, V)
+    with torch.no_grad():
+        lq, _ = ref.vocab_log_probs(prompts, completions)                              # (B, T, V)
     p = lp.exp()
     terms = torch.where(p > 0, p * (lp - lq), torch.zeros_like(p)).sum(-1)           # (B, T)
     mask = completion_mask(completions, policy.cfg.end_id)

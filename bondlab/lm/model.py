@@ -225,7 +225,7 @@ class GPT(nn.Module):
                 else:
                     logits = self(seq)[:, -1]                                 # (B, V) full recomputation
             if log_probs:
-                laws.append(F.log_softmax(logits.float() if logits.dtype == torch.float16 else logits, dim=-1))
+                laws.append(_log_laws(logits))
             nxt = _draw(logits, temperature, top_k, generator)               # (B,)
             if stop_at_end:
                 nxt = torch.where(done, torch.full_like(nxt, self.cfg.pad_id), nxt)
@@ -254,7 +254,7 @@ class GPT(nn.Module):
             raise ValueError(f"completions holds token ids outside [0, {self.cfg.vocab_size})")
         P = prompts.shape[1]
         logits = self(torch.cat([prompts, completions[:, :-1]], dim=1))[:, P - 1:]   # (B, T, V)
-        logp = F.log_softmax(logits.float() if logits.dtype == torch.float16 else logits, dim=-1)
+        logp = _log_laws(logits)
         return logp, completion_mask(completions, self.cfg.end_id)
 
     def token_log_probs(self, prompts: torch.Tensor, completions: torch.Tensor):
@@ -279,6 +279,11 @@ class GPT(nn.Module):
         if prompts.min() < 0 or prompts.max() >= self.cfg.vocab_size:
             raise ValueError(f"prompts hold token ids outside [0, {self.cfg.vocab_size})")
         return prompts
+
+
+def _log_laws(logits: torch.Tensor) -> torch.Tensor:
+    """log_softmax over the vocabulary (last axis), in float32 at least (half-precision logits are widened)."""
+    return F.log_softmax(logits.float() if logits.dtype == torch.float16 else logits, dim=-1)
 
 
 def _draw(logits: torch.Tensor, temperature: float, top_k, generator: torch.Generator) -> torch.Tensor:
