@@ -211,20 +211,33 @@ class Panel:
     update: object            # callable redrawing from the current control values
     state: dict = field(default_factory=dict)  # the latest inputs (e.g. the current Space)
     latest: Latest | None = None
+    ahead: object = None      # the work for the next step done while idle (bondlab.widgets.ahead.Ahead), if any
 
     def flush(self) -> None:
         if self.latest is not None:
             self.latest.flush()
 
+    def idle(self) -> int:
+        """Do now what the kernel does while idle between steps (the work :attr:`ahead`); how many jobs ran."""
+        return self.ahead.run_pending() if self.ahead is not None else 0
+
 
 def make_panel(controls: dict, readout: W.HTML, fig: Figure, rows: list, update, state: dict,
-               delay: float = 0.0) -> Panel:
+               delay: float = 0.0, ahead=None) -> Panel:
     """Wire ``update`` to every control through :class:`Latest`, run it once, freeze the layout and box
-    ``rows`` (lists of controls) above the figure and the readout."""
-    latest = Latest(update, delay)
+    ``rows`` (lists of controls) above the figure and the readout. With ``ahead``
+    (:class:`bondlab.widgets.ahead.Ahead`), every update is followed by its queue of work for the next step."""
+    def run():
+        update()
+        ahead.after()
+
+    latest = Latest(update if ahead is None else run, delay)
     for c in controls.values():
         c.observe(latest.request, names="value")
     update()
     freeze_layout(fig)
+    if ahead is not None:
+        ahead.latest = latest
+        ahead.after()
     widget = W.VBox([W.HBox(r) for r in rows] + [fig.canvas, readout])
-    return Panel(controls, readout, FigureImage(fig), fig, widget, update, state, latest)
+    return Panel(controls, readout, FigureImage(fig), fig, widget, update, state, latest, ahead)
