@@ -173,9 +173,10 @@ def main(argv=None) -> int:
     print("  compute: the callback alone (no page attached, nothing drawn)")
     print("  frame:   the callback with a page attached, including the frame sent to it (old panels: their PNG);")
     print("           cold: nothing done between steps")
-    print("  idle:    frame, the same steps, after the idle work done between steps in a kernel (panel.idle(), untimed:")
-    print("           the maths and backgrounds of every control's next values); '-': the panel has none")
-    head = f"{'panel/control':<18}{'compute med':>12}{'worst':>8}{'frame med':>11}{'worst':>8}{'idle med':>10}{'worst':>8}"
+    print("  idle:    frame, the same steps, after the idle work done between steps in a kernel (panel.idle(),")
+    print("           untimed: the maths and backgrounds of every control's next values); '-': the panel has none")
+    head = (f"{'panel/control':<18}{'compute med':>12}{'worst':>8}{'frame med':>11}{'worst':>8}"
+            f"{'idle med':>10}{'worst':>8}")
     if old:
         head += f"{'old med':>10}{'worst':>8}{'ratio':>7}"
     print(head)

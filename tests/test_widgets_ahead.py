@@ -95,7 +95,8 @@ def test_the_iterative_panel_steps_to_a_neighbour_without_running_anything(monke
 @pytest.mark.parametrize("make, name, values", [
     (_iterative, "gamma", (0.75, 1.0, 1.25, 1.5, 1.75, 2.0)), (_iterative, "mode", ("ema", "hard")),
     (lambda: distill_panel(steps=20), "weight", (0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85)),
-    (lambda: bon_panel(), "weight", (0.55, 0.5, 0.45)), (lambda: bon_panel(), "reward", ("bump", "steps", "two_peaks", "linear"))])
+    (lambda: bon_panel(), "weight", (0.55, 0.5, 0.45)),
+    (lambda: bon_panel(), "reward", ("bump", "steps", "two_peaks", "linear"))])
 def test_the_idle_work_puts_the_figure_back_and_its_backgrounds_are_a_full_draws(make, name, values):
     """With a page attached: the idle work (posing the figure for each neighbour, drawing the axes they move)
     leaves data, titles and limits as they were; a step to a neighbour then draws no axes (redraw True) and
@@ -183,3 +184,19 @@ def test_in_a_kernel_one_job_per_turn_and_a_new_request_drops_the_queue(monkeypa
 def test_bad_arguments():
     with pytest.raises(TypeError, match="callable"):
         Ahead({}, None, print)
+
+
+def test_on_a_running_asyncio_loop_the_queue_drains_between_turns():
+    import asyncio
+    panel = distill_panel(steps=20)
+
+    async def step():
+        panel.controls["beta"].value = 0.55
+        for _ in range(500):                  # turns of the loop: the update, then one job each
+            await asyncio.sleep(0)
+            if panel.ahead.jobs and not panel.ahead.queue:
+                break
+
+    asyncio.run(step())
+    assert panel.latest.runs == 1 and panel.ahead.now["beta"] == 0.55
+    assert panel.ahead.jobs > 0 and not panel.ahead.queue

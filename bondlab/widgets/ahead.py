@@ -169,7 +169,8 @@ class Ahead:
             for ik in keys:   # kept ones become the newest, so this pass's drawings do not drop them
                 if ik in bg.cache:
                     bg.cache[ik] = bg.cache.pop(ik)
-            missing = [(i, k) for i, k in keys if k != bg.keys[i] and (i, k) not in bg.pinned and (i, k) not in bg.cache]
+            missing = [(i, k) for i, k in keys
+                       if k != bg.keys[i] and (i, k) not in bg.pinned and (i, k) not in bg.cache]
             if missing:
                 i, key = missing[0]
                 bg._erase(i)   # the canvas's pixels are scratch: every frame starts from the kept background

@@ -3,8 +3,9 @@
 Sliders: beta (the Jeffreys weight), N, the left mixture weight of pi_ref, and the policy family. Each
 change runs three exact-gradient fits (Sessa et al. 2024, Sec. 4) on a 61-point grid, together and without
 autograd (:func:`bondlab.fit_exact.fit_bond_exact`, the numbers of ``train_bond`` to float64 rounding, a few
-tens of milliseconds), and sets the data of the target, the fits, both KLs and the entropy along training
-in the figure drawn once.
+tens of milliseconds; fits already made, and those of every control's next values made while the kernel is
+idle, come from a cache, :mod:`bondlab.widgets.ahead`), and sets the data of the target, the fits, both KLs
+and the entropy along training in the figure drawn once.
 """
 from __future__ import annotations
 

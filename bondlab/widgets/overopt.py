@@ -3,7 +3,8 @@
 Sliders: m (labelled comparisons), label noise, capacity (proxy features), the left mixture weight of
 pi_ref, and the seed. Every callback is exact maths: one small Bradley-Terry fit (L-BFGS, a few hundred
 pairs at most a few thousand), ~25 exact Best-of-N points, ~25 softmaxes, two linear fits; the lines drawn
-at the first update get new data in place and ipympl redraws them in the page. ``overopt_panel().widget`` is what the notebook displays.
+at the first update get new data in place and ipympl redraws them in the page. Experiments already run, and
+those of every control's next values run while the kernel is idle, come from a cache (:mod:`bondlab.widgets.ahead`). ``overopt_panel().widget`` is what the notebook displays.
 """
 from __future__ import annotations
 
