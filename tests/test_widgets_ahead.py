@@ -200,3 +200,22 @@ def test_on_a_running_asyncio_loop_the_queue_drains_between_turns():
     asyncio.run(step())
     assert panel.latest.runs == 1 and panel.ahead.now["beta"] == 0.55
     assert panel.ahead.jobs > 0 and not panel.ahead.queue
+
+
+def test_when_the_page_attaches_the_backgrounds_skipped_before_are_drawn():
+    """Before the page is there the background jobs have nothing to draw into; its "initialized" message makes
+    the queue anew after the background is drawn, and a step to a neighbour then draws no axes."""
+    panel = bon_panel()
+    panel.idle()
+    assert panel.ahead.drawn == 0                                   # no page: nothing drawn
+    canvas = panel.fig.canvas
+    canvas.syncing_data_url = False
+    canvas._msg_callbacks(canvas, {"type": "initialized"}, [])      # what ipympl's page sends when it is there
+    assert canvas._bondlab_background is not None and panel.ahead.queue
+    panel.idle()
+    assert panel.ahead.drawn > 0
+    bg = canvas._bondlab_background
+    redraw, reused = bg.redraw, []
+    bg.redraw = lambda fig: reused.append(redraw(fig)) or reused[-1]
+    panel.controls["reward"].value = "bump"
+    assert reused == [True]

@@ -98,18 +98,23 @@ class Ahead:
             raise TypeError("jobs and pose must be callable")
         self.controls, self.jobs_of, self.pose, self.fig = controls, jobs, pose, fig
         self.queue: deque = deque()
-        self.now = self.latest = self.handle = None
+        self.now = self.before = self.latest = self.handle = None
         self.wanted: list = []   # (axes, key) of the backgrounds the neighbours need, nearest first
         self.jobs = self.drawn = 0
 
     def after(self) -> None:
         """Replace the queue with the work for the present values' neighbours, nearest first (the maths of
         one, then its backgrounds, then the next); in a kernel, start it on the event loop's next turn."""
+        self.before, self.now = self.now, values(self.controls)
+        self.again()
+
+    def again(self) -> None:
+        """Make the queue for the present values anew (when the page attaches: the backgrounds skipped before
+        there was one to draw into)."""
         from .live import _kernel_loop
-        before, self.now = self.now, values(self.controls)
         self.queue.clear()
         self.wanted = []
-        for v in neighbours(self.controls, self.now, before):
+        for v in neighbours(self.controls, self.now, self.before):
             self.queue.extend(self.jobs_of(v))
             self.queue.append(lambda v=v: self._background(v))
         self.queue.append(self._keep_wanted)

@@ -3,9 +3,10 @@
 Sliders: n, the anchor mode and period T (or EMA rate eta), J-BOND's gamma and beta. A change reruns
 what depends on it, the exact iterative-BOND run (3 rounds) and/or the exact J-BOND run on a 61-point grid,
 vectorised without autograd (:mod:`bondlab.fit_exact`: the numbers of ``train_iterative`` and
-``train_jbond`` to float64 rounding, tens of milliseconds; runs already seen, and those of every control's next values run while the kernel is
-idle, come from a cache, :mod:`bondlab.widgets.ahead`), and sets the quantile and KL to pi_ref against step with markers at Best-of-n^M, and J-BOND's KL to
-its anchor (Sessa et al. 2024, Sec. 4.3 and Algorithm 2).
+``train_jbond`` to float64 rounding, tens of milliseconds; runs already seen, and those of every control's
+next values run while the kernel is idle, come from a cache, :mod:`bondlab.widgets.ahead`), and sets the
+quantile and KL to pi_ref against step with markers at Best-of-n^M, and J-BOND's KL to its anchor
+(Sessa et al. 2024, Sec. 4.3 and Algorithm 2).
 """
 from __future__ import annotations
 

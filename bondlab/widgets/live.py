@@ -69,9 +69,11 @@ def live_figure(figsize, dpi: int = 80) -> Figure:
     canvas.capture_scroll = False
 
     def attached(_, content, buffers):   # ipympl's page is there: draw the background while the kernel is idle
-        if content.get("type") == "initialized":
+        if content.get("type") == "initialized":   # (and the next values' backgrounds: bondlab.widgets.ahead)
             loop = _kernel_loop()
-            loop.call_later(0.3, prepare, fig, loop) if loop is not None else prepare(fig)
+            ahead = getattr(canvas, "_bondlab_ahead", None)
+            for job in [lambda: prepare(fig, loop)] + ([ahead.again] if ahead is not None else []):
+                loop.call_later(0.3, job) if loop is not None else job()
 
     canvas.on_msg(attached)
     canvas.get_diff_image = types.MethodType(_fast_diff_image, canvas)
@@ -237,7 +239,7 @@ def make_panel(controls: dict, readout: W.HTML, fig: Figure, rows: list, update,
     update()
     freeze_layout(fig)
     if ahead is not None:
-        ahead.latest = latest
+        ahead.latest, fig.canvas._bondlab_ahead = latest, ahead
         ahead.after()
     widget = W.VBox([W.HBox(r) for r in rows] + [fig.canvas, readout])
     return Panel(controls, readout, FigureImage(fig), fig, widget, update, state, latest, ahead)
