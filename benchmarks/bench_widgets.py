@@ -3,7 +3,8 @@
 An update is what one slider step costs the kernel: the callback (set ``control.value``), alone ("compute")
 and with the frame the browser is sent ("frame": ipympl's blitted Agg draw and PNG diff; the old panels drew
 their PNG inside the callback; before the first "frame" step the background is drawn as when the page
-attaches, see :func:`attached`). With ``--baseline REV`` the same steps run on the bondlab package of git revision REV in a subprocess of the same
+attaches, see :func:`attached`), cold, and the same steps after the work a kernel does while idle between
+steps ("idle": ``panel.idle()``, untimed, see bondlab/widgets/ahead.py). With ``--baseline REV`` the same steps run on the bondlab package of git revision REV in a subprocess of the same
 run, and the table gives the ratio old / new (the machine's load is shared by both).
 
     .venv/bin/python benchmarks/bench_widgets.py [--quick] [--baseline HEAD~3 [--rounds 2]] [--json out.json]
@@ -70,26 +71,44 @@ def steps_of(control, count: int):
 
 
 def run(count: int) -> dict:
-    """{panel/control: {"compute": [ms], "frame": [ms]}}: ``compute`` is the callback with no page attached
-    (nothing drawn); ``frame`` the callback with a page attached, so it includes the frame sent (ipympl's
-    blitted draw and PNG diff). The old panels drew their PNG inside the callback either way."""
+    """{panel/control: {"compute": [ms], "frame": [ms], "idle": [ms]}}: ``compute`` is the callback with no page
+    attached (nothing drawn); ``frame`` the callback with a page attached, so it includes the frame sent
+    (ipympl's blitted draw and PNG diff), cold: nothing done between steps. The old panels drew their PNG inside
+    the callback either way. ``idle`` (panels with work done ahead, ``panel.ahead``): the same steps as
+    ``frame`` on a second panel taken through the same values, with what the kernel does while idle run
+    (untimed) before each step: the maths and backgrounds of the next values (``panel.idle()``)."""
     out = {}
     for nb, make in panels():
         panel = make()
-        canvas = panel.fig.canvas
+        twin = make() if getattr(panel, "ahead", None) is not None else None
         for name, control in panel.controls.items():
             times = {}
             for mode in ("compute", "frame"):
-                if hasattr(canvas, "syncing_data_url"):
-                    canvas.syncing_data_url = mode == "compute"   # False: as once ipympl's page is there
-                if mode == "frame":
-                    attached(panel.fig)
-                times[mode] = []
-                for v in steps_of(control, count):
-                    t0 = time.perf_counter()
-                    control.value = v
-                    times[mode].append(1e3 * (time.perf_counter() - t0))
+                values = steps_of(control, count)
+                times[mode] = steps(panel, control, values, mode)
+                if twin is not None:   # the same values; timed only with a page, after idle time
+                    t = steps(twin, twin.controls[name], values, mode, idle=True)
+                    if mode == "frame":
+                        times["idle"] = t
             out[f"{nb}/{name}"] = times
+    return out
+
+
+def steps(panel, control, values, mode: str, idle: bool = False) -> list:
+    """Set ``control`` to each of ``values``; the ms of each. ``mode`` "frame": as with a page attached. With
+    ``idle`` (and a page), the panel's idle work runs before each step (untimed), as the page's idle time would."""
+    canvas = panel.fig.canvas
+    if hasattr(canvas, "syncing_data_url"):
+        canvas.syncing_data_url = mode == "compute"   # False: as once ipympl's page is there
+    if mode == "frame":
+        attached(panel.fig)
+    out = []
+    for v in values:
+        if idle and mode == "frame":
+            panel.idle()
+        t0 = time.perf_counter()
+        control.value = v
+        out.append(1e3 * (time.perf_counter() - t0))
     return out
 
 
@@ -152,22 +171,29 @@ def main(argv=None) -> int:
     rounds = f", {a.rounds} alternating rounds pooled" if a.baseline and a.rounds > 1 else ""
     print(f"bench_widgets: {count} slider steps per control and mode{rounds}; times in ms")
     print("  compute: the callback alone (no page attached, nothing drawn)")
-    print("  frame:   the callback with a page attached, including the frame sent to it (old panels: their PNG)")
-    head = f"{'panel/control':<18}{'compute med':>12}{'worst':>8}{'frame med':>11}{'worst':>8}"
+    print("  frame:   the callback with a page attached, including the frame sent to it (old panels: their PNG);")
+    print("           cold: nothing done between steps")
+    print("  idle:    frame, the same steps, after the idle work done between steps in a kernel (panel.idle(),")
+    print("           untimed: the maths and backgrounds of every control's next values); '-': the panel has none")
+    head = (f"{'panel/control':<18}{'compute med':>12}{'worst':>8}{'frame med':>11}{'worst':>8}"
+            f"{'idle med':>10}{'worst':>8}")
     if old:
         head += f"{'old med':>10}{'worst':>8}{'ratio':>7}"
     print(head)
     for key, t in new.items():
-        c, f = t["compute"], t["frame"]
+        c, f, i = t["compute"], t["frame"], t.get("idle") or t["frame"]
         row = f"{key:<18}{med(c):>12.1f}{max(c):>8.1f}{med(f):>11.1f}{max(f):>8.1f}"
+        row += f"{med(i):>10.1f}{max(i):>8.1f}" if "idle" in t else f"{'-':>10}{'-':>8}"
         if old and key in old:
             o = old[key]["frame"]
             row += f"{med(o):>10.1f}{max(o):>8.1f}{med(o) / med(f):>7.1f}"
         print(row)
     c_all = [med(t["compute"]) for t in new.values()]
     f_all = [med(t["frame"]) for t in new.values()]
+    i_all = [t.get("idle") or t["frame"] for t in new.values()]   # a panel with no idle work: its cold steps
     row = (f"{'median of medians':<18}{med(c_all):>12.1f}{max(max(t['compute']) for t in new.values()):>8.1f}"
-           f"{med(f_all):>11.1f}{max(max(t['frame']) for t in new.values()):>8.1f}")
+           f"{med(f_all):>11.1f}{max(max(t['frame']) for t in new.values()):>8.1f}"
+           f"{med(map(med, i_all)):>10.1f}{max(map(max, i_all)):>8.1f}")
     if old:
         o_all = [med(t["frame"]) for k, t in old.items() if k in new]
         row += f"{med(o_all):>10.1f}{max(max(t['frame']) for t in old.values()):>8.1f}{med(o_all) / med(f_all):>7.1f}"

@@ -13,6 +13,7 @@ from ..bon import bon_probs, bon_terms
 from ..plots.bon import plot_bon, plot_terms, terms_ylim
 from ..spaces import REWARD_SHAPES, Space, grid_mixture
 from ..theory import bon_expected_reward, bon_kl, bon_kl_bound, bon_win_rate
+from .ahead import Ahead, values
 from .live import Panel, autoscale, figure_png, live_figure, make_panel, readout_table, set_label, set_limits, set_line, show
 
 __all__ = ["Panel", "bon_panel", "figure_png", "readout_table"]
@@ -40,7 +41,7 @@ def bon_panel(n: float = 8.0, weight: float = 0.6, reward: str = "linear", k: in
     readout = W.HTML()
     state: dict = {}
 
-    def draw(space, n_):
+    def draw(space, n_, shown=True):
         p, r, x = space.ref_probs, space.rewards, space.x
         if not ax_probs.lines:   # first update: the plot helpers draw; later ones set the same lines' data
             plot_bon(p, r, n_, x=x, ax=ax_probs)
@@ -58,14 +59,18 @@ def bon_panel(n: float = 8.0, weight: float = 0.6, reward: str = "linear", k: in
         line_n.set_ydata([n_, n_])
         set_limits(ax_terms, *terms_ylim(a, b, n_))
         ax_terms.set_title(f"Theorem 1's terms, N={n_:g}", fontsize=10)
-        show(fig)
+        if shown:
+            show(fig)
+
+    def pose(v, shown=False):   # the artists as the update for v sets them (a frame only if shown)
+        n_, space = float(v["n"]), _mixture(float(v["weight"]), v["reward"], k)
+        draw(space, n_, shown)
+        return n_, space
 
     def update(*_):
-        n_ = float(controls["n"].value)
-        space = _mixture(float(controls["weight"].value), controls["reward"].value, k)
+        n_, space = pose(values(controls), shown=True)
         state["space"] = space
         p, r = space.ref_probs, space.rewards
-        draw(space, n_)
         pi_bon = bon_probs(p, r, n_)
         readout.value = readout_table([
             ("n", "N", f"{n_:.4g}"),
@@ -78,4 +83,5 @@ def bon_panel(n: float = 8.0, weight: float = 0.6, reward: str = "linear", k: in
             ("top_mass", "&pi;<sub>BoN</sub> mass on the best outcome(s)", f"{float(pi_bon[r == r.max()].sum()):.4f}"),
         ])
 
-    return make_panel(controls, readout, fig, [list(controls.values())], update, state)
+    ahead = Ahead(controls, lambda v: [], pose, fig)   # no maths worth doing ahead: the backgrounds only
+    return make_panel(controls, readout, fig, [list(controls.values())], update, state, ahead=ahead)

@@ -3,8 +3,9 @@
 Sliders: beta (the Jeffreys weight), N, the left mixture weight of pi_ref, and the policy family. Each
 change runs three exact-gradient fits (Sessa et al. 2024, Sec. 4) on a 61-point grid, together and without
 autograd (:func:`bondlab.fit_exact.fit_bond_exact`, the numbers of ``train_bond`` to float64 rounding, a few
-tens of milliseconds), and sets the data of the target, the fits, both KLs and the entropy along training
-in the figure drawn once.
+tens of milliseconds; fits already made, and those of every control's next values made while the kernel is
+idle, come from a cache, :mod:`bondlab.widgets.ahead`), and sets the data of the target, the fits, both KLs
+and the entropy along training in the figure drawn once.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from ..plots.distill import plot_fits
 from ..policies import FAMILIES
 from ..spaces import grid_mixture
 from ..train import objective_beta
+from .ahead import Ahead, cached, one_job, values
 from .live import Panel, autoscale, live_figure, make_panel, readout_table, set_fill, set_line, show
 from .prefetch import expect, span_limits
 
@@ -58,7 +60,7 @@ def distill_panel(beta: float = 0.5, n: int = 4, weight: float = 0.5, family: st
     readout, state = W.HTML(), {}
 
 
-    def draw(space, target, fits, hists, b, n_):
+    def draw(space, target, fits, hists, b, n_, family, shown=True):
         steps_ = np.arange(1, len(hists["forward"]["fwd_kl"]) + 1)
         if not ax_fit.lines:   # first update: draw; later ones set the same artists' data
             plot_fits(space.x, target, fits, ref=space.ref_probs, ax=ax_fit)   # β is in the title
@@ -78,7 +80,7 @@ def distill_panel(beta: float = 0.5, n: int = 4, weight: float = 0.5, family: st
         set_line(ax_fit.lines[0], space.ref_probs)
         for line, obj in zip(ax_fit.lines[1:], OBJECTIVES_SHOWN):
             set_line(line, fits[obj])
-        ax_fit.set_title(f"Best-of-{n_} target, {controls['family'].value} fits, jeffreys β={b:.2f}", fontsize=10)
+        ax_fit.set_title(f"Best-of-{n_} target, {family} fits, jeffreys β={b:.2f}", fontsize=10)
         for i, obj in enumerate(OBJECTIVES_SHOWN):
             set_line(ax_kl.lines[2 * i], hists[obj]["fwd_kl"])
             set_line(ax_kl.lines[2 * i + 1], hists[obj]["bwd_kl"])
@@ -87,17 +89,28 @@ def distill_panel(beta: float = 0.5, n: int = 4, weight: float = 0.5, family: st
         autoscale(ax_fit, yspan=(0.0, top[n_]))   # limits that hold for every other slider's value (``top``)
         autoscale(ax_kl, yspan="decades")
         autoscale(ax_h, yspan=(0.0, float(np.log(k))))   # 0 <= entropy <= log K
-        show(fig)
+        if shown:
+            show(fig)
+
+    def key(v):   # exactly the inputs of the fits
+        return float(v["beta"]), int(v["n"]), float(v["weight"]), v["family"]
+
+    def fit(b, n_, w, family):
+        space = bimodal_space(w, k)
+        probs, runs = fit_bond_exact(space, n_, [objective_beta(o, b) for o in OBJECTIVES_SHOWN],
+                                     family, steps=steps, lr=0.1, beta=b)
+        return (space, bon_probs(space.ref_probs, space.rewards, n_), dict(zip(OBJECTIVES_SHOWN, probs)),
+                dict(zip(OBJECTIVES_SHOWN, runs)))
+
+    def pose(v, shown=False):   # the artists as the update for v sets them (a frame only if shown)
+        kv = key(v)
+        space, target, fits, hists = cached(cache, kv, lambda: fit(*kv))
+        draw(space, target, fits, hists, kv[0], kv[1], kv[3], shown)
+        return space, target, fits, hists
 
     def update(*_):
-        b, n_ = float(controls["beta"].value), int(controls["n"].value)
-        space = bimodal_space(float(controls["weight"].value), k)
-        probs, runs = fit_bond_exact(space, n_, [objective_beta(o, b) for o in OBJECTIVES_SHOWN],
-                                     controls["family"].value, steps=steps, lr=0.1, beta=b)
-        fits, hists = dict(zip(OBJECTIVES_SHOWN, probs)), dict(zip(OBJECTIVES_SHOWN, runs))
-        target = bon_probs(space.ref_probs, space.rewards, n_)
+        space, target, fits, hists = pose(values(controls), shown=True)
         state.update(space=space, fits=fits, histories=hists, target=target)
-        draw(space, target, fits, hists, b, n_)
         rows = [("target_entropy", "H(π<sub>BoN</sub>)", f"{entropy(target):.4f}")]
         for obj in OBJECTIVES_SHOWN:
             h = hists[obj]
@@ -106,4 +119,6 @@ def distill_panel(beta: float = 0.5, n: int = 4, weight: float = 0.5, family: st
                      (f"{obj}_entropy", f"{obj}: H(π)", f"{h['entropy'][-1]:.4f}")]
         readout.value = readout_table(rows)
 
-    return make_panel(controls, readout, fig, [list(controls.values())], update, state)
+    cache: dict = {}   # fits already made, by their inputs (:func:`bondlab.widgets.ahead.cached`)
+    ahead = Ahead(controls, one_job(cache, key, lambda kv: fit(*kv)), pose, fig)
+    return make_panel(controls, readout, fig, [list(controls.values())], update, state, ahead=ahead)

@@ -3,8 +3,10 @@
 Sliders: n, the anchor mode and period T (or EMA rate eta), J-BOND's gamma and beta. A change reruns
 what depends on it, the exact iterative-BOND run (3 rounds) and/or the exact J-BOND run on a 61-point grid,
 vectorised without autograd (:mod:`bondlab.fit_exact`: the numbers of ``train_iterative`` and
-``train_jbond`` to float64 rounding, tens of milliseconds; runs already seen come from a cache), and sets the quantile and KL to pi_ref against step with markers at Best-of-n^M, and J-BOND's KL to
-its anchor (Sessa et al. 2024, Sec. 4.3 and Algorithm 2).
+``train_jbond`` to float64 rounding, tens of milliseconds; runs already seen, and those of every control's
+next values run while the kernel is idle, come from a cache, :mod:`bondlab.widgets.ahead`), and sets the
+quantile and KL to pi_ref against step with markers at Best-of-n^M, and J-BOND's KL to its anchor
+(Sessa et al. 2024, Sec. 4.3 and Algorithm 2).
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from ..fit_exact import iterative_exact, jbond_exact
 from ..plots.distill import plot_history, plot_quantile_vs_step
 from ..spaces import grid_mixture
 from ..theory import bon_expected_quantile, bon_kl
+from .ahead import Ahead, cached, values
 from .frames import static
 from .live import Panel, autoscale, live_figure, make_panel, readout_table, set_line, show
 from .prefetch import expect, span_limits
@@ -25,11 +28,7 @@ CACHE = 64  # runs kept per panel (each a few hundred steps of metrics)
 
 
 def _cached(cache: dict, key, run):
-    if key not in cache:
-        if len(cache) >= CACHE:
-            cache.pop(next(iter(cache)))
-        cache[key] = run()
-    return cache[key]
+    return cached(cache, key, run, CACHE)
 
 
 def iterative_panel(n: int = 2, mode: str = "hard", period: int = 100, eta: float = 0.05, gamma: float = 0.5,
@@ -105,7 +104,7 @@ def iterative_panel(n: int = 2, mode: str = "hard", period: int = 100, eta: floa
             expect(ax, [y for _, _, y in poses], lambda k, ax=ax, f=f, poses=poses: place(ax, f, poses[k][0]),
                    xlims=[x for _, x, _ in poses])
 
-    def draw(hi, hj, n_, label, jlabel, titles):
+    def draw(hi, hj, n_, label, jlabel, titles, shown=True):
         marks = marks_of(n_)
         if not axes[0].lines:   # first update: the plot helpers draw; later ones set the same artists' data
             first_draw(hi, hj, marks, label, jlabel)
@@ -122,21 +121,30 @@ def iterative_panel(n: int = 2, mode: str = "hard", period: int = 100, eta: floa
             autoscale(ax, x=True, yspan=span)
         for ax, title in zip(axes, titles):
             ax.set_title(title, fontsize=10)
-        show(fig)
+        if shown:
+            show(fig)
 
-    def update(*_):
-        n_, period_, eta_ = int(controls["n"].value), int(controls["period"].value), float(controls["eta"].value)
-        beta_, gamma_ = float(controls["beta"].value), float(controls["gamma"].value)
-        ema = controls["mode"].value == "ema"
-        _, hi = _cached(cache, ("it", n_, period_, eta_ if ema else 0.0, beta_), lambda: iterative_exact(
-            space, n_, ROUNDS, period_, eta_ if ema else 0.0, beta_, lr=0.1))
-        _, hj = _cached(cache, ("jb", beta_, gamma_, eta_), lambda: jbond_exact(
-            space, beta_, gamma_, eta_, jbond_steps, lr=0.05))
-        state.update(iterative=hi, jbond=hj)
-        anchor = f"EMA η={eta_:g}" if ema else f"hard anchor every {period_}"
+    def runs(v):   # (cache key, run) of both exact runs for the values v, keyed by exactly what each depends on
+        n_, period_, eta_ = int(v["n"]), int(v["period"]), float(v["eta"])
+        beta_, gamma_ = float(v["beta"]), float(v["gamma"])
+        eta_it = eta_ if v["mode"] == "ema" else 0.0
+        return [(("it", n_, period_, eta_it, beta_), lambda: iterative_exact(
+                    space, n_, ROUNDS, period_, eta_it, beta_, lr=0.1)),
+                (("jb", beta_, gamma_, eta_), lambda: jbond_exact(space, beta_, gamma_, eta_, jbond_steps, lr=0.05))]
+
+    def pose(v, shown=False):   # the artists as the update for v sets them (a frame only if shown)
+        (_, hi), (_, hj) = [_cached(cache, key, run) for key, run in runs(v)]
+        n_, eta_ = int(v["n"]), float(v["eta"])
+        anchor = f"EMA η={eta_:g}" if v["mode"] == "ema" else f"hard anchor every {int(v['period'])}"
         draw(hi, hj, n_, "iterative BOND", "J-BOND", [   # the legends stay as drawn: the numbers are in the titles
             f"iterative BOND, n={n_}, {anchor}: quantile", "KL to π_ref (markers: Best-of-n^M)",
-            f"J-BOND (η={eta_:g}, β={beta_:g}, γ={gamma_:g}): KL to the anchor", "J-BOND: quantile"])
+            f"J-BOND (η={eta_:g}, β={float(v['beta']):g}, γ={float(v['gamma']):g}): KL to the anchor",
+            "J-BOND: quantile"], shown)
+        return hi, hj
+
+    def update(*_):
+        hi, hj = pose(values(controls), shown=True)
+        state.update(iterative=hi, jbond=hj)
         readout.value = readout_table([
             ("it_quantile", "iterative: final E<sub>π</sub>[p≤]", f"{hi['quantile'][-1]:.4f}"),
             ("it_kl_ref", "iterative: final KL(π &#8214; π<sub>ref</sub>)", f"{hi['kl_ref'][-1]:.4f}"),
@@ -147,5 +155,8 @@ def iterative_panel(n: int = 2, mode: str = "hard", period: int = 100, eta: floa
             ("jb_kl_anchor", "J-BOND: mean KL(π &#8214; π<sub>anchor</sub>)", f"{np.mean(hj['kl_anchor']):.5f}"),
         ])
 
+    ahead = Ahead(controls, lambda v: [lambda key=key, run=run: _cached(cache, key, run)
+                                       for key, run in runs(v) if key not in cache], pose, fig)
     return make_panel(controls, readout, fig, [[controls["n"], controls["mode"], controls["period"]],
-                                               [controls["eta"], controls["gamma"], controls["beta"]]], update, state)
+                                               [controls["eta"], controls["gamma"], controls["beta"]]], update, state,
+                      ahead=ahead)

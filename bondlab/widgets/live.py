@@ -69,9 +69,11 @@ def live_figure(figsize, dpi: int = 80) -> Figure:
     canvas.capture_scroll = False
 
     def attached(_, content, buffers):   # ipympl's page is there: draw the background while the kernel is idle
-        if content.get("type") == "initialized":
+        if content.get("type") == "initialized":   # (and the next values' backgrounds: bondlab.widgets.ahead)
             loop = _kernel_loop()
-            loop.call_later(0.3, prepare, fig, loop) if loop is not None else prepare(fig)
+            ahead = getattr(canvas, "_bondlab_ahead", None)
+            for job in [lambda: prepare(fig, loop)] + ([ahead.again] if ahead is not None else []):
+                loop.call_later(0.3, job) if loop is not None else job()
 
     canvas.on_msg(attached)
     canvas.get_diff_image = types.MethodType(_fast_diff_image, canvas)
@@ -211,20 +213,33 @@ class Panel:
     update: object            # callable redrawing from the current control values
     state: dict = field(default_factory=dict)  # the latest inputs (e.g. the current Space)
     latest: Latest | None = None
+    ahead: object = None      # the work for the next step done while idle (bondlab.widgets.ahead.Ahead), if any
 
     def flush(self) -> None:
         if self.latest is not None:
             self.latest.flush()
 
+    def idle(self) -> int:
+        """Do now what the kernel does while idle between steps (the work :attr:`ahead`); how many jobs ran."""
+        return self.ahead.run_pending() if self.ahead is not None else 0
+
 
 def make_panel(controls: dict, readout: W.HTML, fig: Figure, rows: list, update, state: dict,
-               delay: float = 0.0) -> Panel:
+               delay: float = 0.0, ahead=None) -> Panel:
     """Wire ``update`` to every control through :class:`Latest`, run it once, freeze the layout and box
-    ``rows`` (lists of controls) above the figure and the readout."""
-    latest = Latest(update, delay)
+    ``rows`` (lists of controls) above the figure and the readout. With ``ahead``
+    (:class:`bondlab.widgets.ahead.Ahead`), every update is followed by its queue of work for the next step."""
+    def run():
+        update()
+        ahead.after()
+
+    latest = Latest(update if ahead is None else run, delay)
     for c in controls.values():
         c.observe(latest.request, names="value")
     update()
     freeze_layout(fig)
+    if ahead is not None:
+        ahead.latest, fig.canvas._bondlab_ahead = latest, ahead
+        ahead.after()
     widget = W.VBox([W.HBox(r) for r in rows] + [fig.canvas, readout])
-    return Panel(controls, readout, FigureImage(fig), fig, widget, update, state, latest)
+    return Panel(controls, readout, FigureImage(fig), fig, widget, update, state, latest, ahead)

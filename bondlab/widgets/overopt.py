@@ -3,7 +3,8 @@
 Sliders: m (labelled comparisons), label noise, capacity (proxy features), the left mixture weight of
 pi_ref, and the seed. Every callback is exact maths: one small Bradley-Terry fit (L-BFGS, a few hundred
 pairs at most a few thousand), ~25 exact Best-of-N points, ~25 softmaxes, two linear fits; the lines drawn
-at the first update get new data in place and ipympl redraws them in the page. ``overopt_panel().widget`` is what the notebook displays.
+at the first update get new data in place and ipympl redraws them in the page. Experiments already run, and
+those of every control's next values run while the kernel is idle, come from a cache (:mod:`bondlab.widgets.ahead`). ``overopt_panel().widget`` is what the notebook displays.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ..overopt import OveroptConfig, run_overopt
 from ..theory import bon_kl_bound
 from ..proxy import pairwise_accuracy
 from ..plots.overopt import overopt_series, plot_overopt, plot_rewards, rewards_series, rewards_title
+from .ahead import Ahead, cached, one_job, values
 from .live import Panel, autoscale, live_figure, make_panel, readout_table, set_fill, set_label, set_line, show
 from .prefetch import expect, span_limits
 
@@ -57,7 +59,7 @@ def overopt_panel(m: int = 100, noise: float = 0.1, capacity: int = 2, weight: f
         g = float(gold.max() - gold.min())
         return (min(float(gold.min()), -0.05 * float(gold.max())), float(gold.max())), (-g, g)
 
-    def draw(res):
+    def draw(res, shown=True):
         span_r, span_c = spans(res)
         if not ax_r.lines:   # first update: the plot helpers draw; later ones set the same artists' data
             plot_rewards(res, ax=ax_r)
@@ -79,16 +81,27 @@ def overopt_panel(m: int = 100, noise: float = 0.1, capacity: int = 2, weight: f
                 set_line(line, ly, lx)
             set_label(ax_c, line, _unnumbered(label))   # the numbers are in the readout
         autoscale(ax_c, x=True, xspan=(0.0, float(np.sqrt(bon_kl_bound(cfg_n_max)))), yspan=span_c)
-        show(fig)
+        if shown:
+            show(fig)
+
+    def config(v):   # exactly the inputs of the experiment
+        w = float(v["weight"])
+        return replace(base, m=int(v["m"]), noise=float(v["noise"]), capacity=int(v["capacity"]),
+                       weights=(w, 1.0 - w), seed=int(v["seed"]))
+
+    def run(cfg):
+        res = run_overopt(cfg, quantile=False)
+        return res, pairwise_accuracy(res.space.ref_probs, res.space.rewards, res.proxy.rewards)
+
+    def pose(v, shown=False):   # the artists as the update for v sets them (a frame only if shown)
+        cfg = config(v)
+        res, acc = cached(cache, cfg, lambda: run(cfg))
+        draw(res, shown)
+        return cfg, res, acc
 
     def update(*_):
-        w = float(controls["weight"].value)
-        cfg = replace(base, m=int(controls["m"].value), noise=float(controls["noise"].value),
-                      capacity=int(controls["capacity"].value), weights=(w, 1.0 - w), seed=int(controls["seed"].value))
-        res = run_overopt(cfg, quantile=False)
+        cfg, res, acc = pose(values(controls), shown=True)
         state["result"] = res
-        draw(res)
-        sp = res.space
         readout.value = readout_table([
             ("best_n_true", "best N (exact gold, on the N grid)", f"{res.best_n_true}"),
             ("best_n_fit", "best N (fitted d(&alpha; &minus; &beta; d), on the N grid)", f"{res.best_n_fit}"),
@@ -100,8 +113,10 @@ def overopt_panel(m: int = 100, noise: float = 0.1, capacity: int = 2, weight: f
             ("fit_rl", "R<sub>RL</sub> fit &alpha;, &beta;", f"{res.fit_rl.alpha:.3f}, {res.fit_rl.beta:.3f}"),
             ("flipped", "labels flipped", f"{int(res.proxy.flipped.sum())} of {cfg.m}"),
             ("accuracy", "proxy pairwise accuracy under &pi;<sub>ref</sub>",
-             f"{pairwise_accuracy(sp.ref_probs, sp.rewards, res.proxy.rewards):.3f}"),
+             f"{acc:.3f}"),
         ])
 
     names = list(controls.values())
-    return make_panel(controls, readout, fig, [names[:3], names[3:]], update, state)
+    cache: dict = {}   # experiments already run, by their config (:func:`bondlab.widgets.ahead.cached`)
+    ahead = Ahead(controls, one_job(cache, config, run), pose, fig)
+    return make_panel(controls, readout, fig, [names[:3], names[3:]], update, state, ahead=ahead)
