@@ -36,6 +36,7 @@ from bondlab.theory import bon_kl_bound
 
 J = JBondConfig(eval_every=10)
 R = ReinforceConfig(eval_every=10)
+PREV = JBondConfig.recommended(eval_every=10, eta=0.02, lr=3e-4)
 # name -> (kind, config, options); J-BOND's first row is today's default
 GRID = {
     "jbond default": ("jbond", J, O()),
@@ -54,20 +55,16 @@ GRID = {
     "recommended (demo default)": ("jbond", JBondConfig.recommended(eval_every=10), O.of(JBondConfig.recommended())),
     "recommended, x2 batch": ("jbond", JBondConfig.recommended(eval_every=10, batch_prompts=32),
                               O.of(JBondConfig.recommended())),
-    "recommended, beta 0.1": ("jbond", JBondConfig.recommended(eval_every=10, beta=0.1),
-                              O.of(JBondConfig.recommended())),
-    "recommended, forward only": ("jbond", JBondConfig.recommended(eval_every=10, beta=0.0),
-                                  O.of(JBondConfig.recommended())),
-    "recommended, gamma 0.5": ("jbond", JBondConfig.recommended(eval_every=10, gamma=0.5),
-                               O.of(JBondConfig.recommended())),
-    "recommended, eta 0.01, lr 6e-4": ("jbond", JBondConfig.recommended(eval_every=10, eta=0.01, lr=6e-4),
-                                       O.of(JBondConfig.recommended())),
-    "recommended, eta 0.01, lr 1e-3": ("jbond", JBondConfig.recommended(eval_every=10, eta=0.01, lr=1e-3),
-                                       O.of(JBondConfig.recommended())),
-    "recommended, eta 0.015, lr 6e-4": ("jbond", JBondConfig.recommended(eval_every=10, eta=0.015, lr=6e-4),
-                                        O.of(JBondConfig.recommended())),
-    "recommended, x1.5 batch": ("jbond", JBondConfig.recommended(eval_every=10, batch_prompts=24),
-                                O.of(JBondConfig.recommended())),
+    # the demo's default before the eta/lr rows below: eta 0.02, lr 3e-4 (other fields as recommended())
+    "eta 0.02 (previous recommended)": ("jbond", PREV, O.of(PREV)),
+    "eta 0.02, beta 0.1": ("jbond", replace(PREV, beta=0.1), O.of(PREV)),
+    "eta 0.02, forward only": ("jbond", replace(PREV, beta=0.0), O.of(PREV)),
+    "eta 0.02, gamma 0.5": ("jbond", replace(PREV, gamma=0.5), O.of(PREV)),
+    "eta 0.02, x1.5 batch": ("jbond", replace(PREV, batch_prompts=24), O.of(PREV)),
+    "eta 0.01, lr 6e-4": ("jbond", replace(PREV, eta=0.01, lr=6e-4), O.of(PREV)),
+    "eta 0.01, lr 1e-3": ("jbond", replace(PREV, eta=0.01, lr=1e-3), O.of(PREV)),
+    "eta 0.01, lr 6e-4, 12 prompts": ("jbond", replace(PREV, eta=0.01, lr=6e-4, batch_prompts=12), O.of(PREV)),
+    "eta 0.01, lr 6e-4, 8 prompts": ("jbond", replace(PREV, eta=0.01, lr=6e-4, batch_prompts=8), O.of(PREV)),
     "default, eta 0.02": ("jbond", replace(J, eta=0.02), O()),
     "K4 all, forward only": ("jbond", replace(J, batch_prompts=16, beta=0.0), O(4, "exact", "all")),
     "+exact, K4 all, lr 1e-4": ("jbond", replace(J, batch_prompts=16, lr=1e-4), O(4, "exact", "all")),
@@ -154,7 +151,7 @@ def main(argv=None) -> None:
             past = [c for c in row["curve"] if c["quantile"] >= n / (n + 1)]
             row["N"][n]["kl_at_stop_eval"] = past[0]["kl"] if past else math.nan
         if kind == "jbond" and not args.no_micro:   # every variant draws the same policy samples per step there
-            micro_cfg = replace(cfg, lr=1e-3 if cfg.lr <= 3e-4 else cfg.lr, seed=5 + seed,
+            micro_cfg = replace(cfg, lr=max(cfg.lr, 1e-3), seed=5 + seed,
                                 batch_prompts=max(2, args.micro_samples // opts.samples_per_prompt))
             row["micro"] = micro_exact_view(opts, micro_cfg, progress=False)
         rows.append(row)

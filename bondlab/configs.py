@@ -257,9 +257,9 @@ class JBondConfig(JBondParams):
     def recommended(cls, **kw) -> "JBondConfig":
         """The lower-variance setting the demo uses, chosen from ``benchmarks/bench_jbond_front.py``'s grid
         (docs/theory/jbond.md): K = 4 samples per prompt, every anchor pair, the exact per-prefix KL, 16
-        prompts a step (64 policy samples, as the default's 64 prompts), a slower anchor (eta 0.02) and
-        beta 0.25. ``kw`` overrides fields."""
-        return cls(**{**LOW_VARIANCE, "pairs": "all", "eta": 0.02, "beta": 0.25, **kw})
+        prompts a step (64 policy samples, as the default's 64 prompts), a slower anchor (eta 0.015) with a
+        larger step (lr 6e-4) and beta 0.25. ``kw`` overrides fields."""
+        return cls(**{**LOW_VARIANCE, "pairs": "all", "eta": 0.015, "lr": 6e-4, "beta": 0.25, **kw})
 
 
 @dataclass
