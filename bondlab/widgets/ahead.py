@@ -89,6 +89,14 @@ def neighbours(controls: dict, now: dict, before: dict | None = None) -> list:
     return out
 
 
+def _newest(bg, keys) -> None:
+    """Make the kept backgrounds of ``keys`` ((axes index, axes key) pairs) the newest of ``bg``'s cache, in
+    order (the cache drops its oldest first)."""
+    for ik in keys:
+        if ik in bg.cache:
+            bg.cache[ik] = bg.cache.pop(ik)
+
+
 class Ahead:
     """The idle-time queue of a panel (see the module's text). ``after()`` is called after each update (by
     :func:`bondlab.widgets.live.make_panel`); ``jobs`` counts the jobs run, ``drawn`` the axes drawn ahead."""
@@ -154,9 +162,8 @@ class Ahead:
         """The backgrounds the neighbours need become the newest of the kept ones (the cache drops the oldest
         first), the nearest neighbour's newest of all."""
         bg = getattr(getattr(self.fig, "canvas", None), "_bondlab_background", None)
-        for ik in reversed(self.wanted) if bg is not None else ():
-            if ik in bg.cache:
-                bg.cache[ik] = bg.cache.pop(ik)
+        if bg is not None:
+            _newest(bg, reversed(self.wanted))
 
     def _background(self, v: dict) -> None:
         """Pose the figure for ``v``; draw and keep the first axes whose background (limits, static artists)
@@ -171,9 +178,7 @@ class Ahead:
             self.pose(v)
             keys = list(enumerate(map(_axes_key, fig.axes)))
             self.wanted += keys
-            for ik in keys:   # kept ones become the newest, so this pass's drawings do not drop them
-                if ik in bg.cache:
-                    bg.cache[ik] = bg.cache.pop(ik)
+            _newest(bg, keys)   # kept ones become the newest, so this pass's drawings do not drop them
             missing = [(i, k) for i, k in keys
                        if k != bg.keys[i] and (i, k) not in bg.pinned and (i, k) not in bg.cache]
             if missing:

@@ -27,10 +27,6 @@ ROUNDS = 3  # hard-anchor rounds M per run: the target climbs to Best-of-n^3
 CACHE = 64  # runs kept per panel (each a few hundred steps of metrics)
 
 
-def _cached(cache: dict, key, run):
-    return cached(cache, key, run, CACHE)
-
-
 def iterative_panel(n: int = 2, mode: str = "hard", period: int = 100, eta: float = 0.05, gamma: float = 0.5,
                     beta: float = 0.5, jbond_steps: int = 200, k: int = 61) -> Panel:
     """Returns a :class:`bondlab.widgets.bon.Panel`. ``state`` holds ``space``, ``iterative`` and
@@ -133,7 +129,7 @@ def iterative_panel(n: int = 2, mode: str = "hard", period: int = 100, eta: floa
                 (("jb", beta_, gamma_, eta_), lambda: jbond_exact(space, beta_, gamma_, eta_, jbond_steps, lr=0.05))]
 
     def pose(v, shown=False):   # the artists as the update for v sets them (a frame only if shown)
-        (_, hi), (_, hj) = [_cached(cache, key, run) for key, run in runs(v)]
+        (_, hi), (_, hj) = [cached(cache, key, run, CACHE) for key, run in runs(v)]
         n_, eta_ = int(v["n"]), float(v["eta"])
         anchor = f"EMA η={eta_:g}" if v["mode"] == "ema" else f"hard anchor every {int(v['period'])}"
         draw(hi, hj, n_, "iterative BOND", "J-BOND", [   # the legends stay as drawn: the numbers are in the titles
@@ -155,7 +151,7 @@ def iterative_panel(n: int = 2, mode: str = "hard", period: int = 100, eta: floa
             ("jb_kl_anchor", "J-BOND: mean KL(π &#8214; π<sub>anchor</sub>)", f"{np.mean(hj['kl_anchor']):.5f}"),
         ])
 
-    ahead = Ahead(controls, lambda v: [lambda key=key, run=run: _cached(cache, key, run)
+    ahead = Ahead(controls, lambda v: [lambda key=key, run=run: cached(cache, key, run, CACHE)
                                        for key, run in runs(v) if key not in cache], pose, fig)
     return make_panel(controls, readout, fig, [[controls["n"], controls["mode"], controls["period"]],
                                                [controls["eta"], controls["gamma"], controls["beta"]]], update, state,
